@@ -1,6 +1,6 @@
 //! `certstream-decoder`: decodes raw CT entries from NATS into certstream messages.
 
-use certstream_shared::{shutdown, telemetry, Bus, Settings};
+use certstream_shared::{admin, shutdown, telemetry, Bus, Settings};
 
 #[tokio::main]
 async fn main() {
@@ -25,5 +25,11 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     let bus = Bus::from_settings(&settings).await?;
     let shutdown = shutdown::on_signal();
-    certstream_decoder::worker::run(bus, shutdown).await
+    let admin = tokio::spawn({
+        let (settings, bus, shutdown) = (settings.clone(), bus.clone(), shutdown.clone());
+        async move { admin::serve(&settings, bus, shutdown).await }
+    });
+    certstream_decoder::worker::run(bus, shutdown).await?;
+    admin.await?
+
 }

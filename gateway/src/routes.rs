@@ -44,7 +44,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         router = router.route("/health", get(health));
     }
     if settings.metrics_enabled {
-        router = router.route("/metrics", get(metrics));
+        router = router.route("/metrics", get(certstream_shared::admin::metrics));
     }
     router.with_state(state)
 }
@@ -81,14 +81,6 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "bus disconnected\n").into_response()
     }
-}
-
-async fn metrics() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        certstream_shared::telemetry::render_metrics(),
-    )
-        .into_response()
 }
 
 fn index_page() -> String {

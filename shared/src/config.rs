@@ -116,6 +116,9 @@ settings! {
     tcp_port: u16 = "8081", env = "CERTSTREAM_TCP_PORT", flag = "tcp-port";
     /// Serve /metrics in the Prometheus text format.
     metrics_enabled: bool = "true", env = "CERTSTREAM_METRICS_ENABLED", flag = "metrics-enabled";
+    /// Port of /metrics and /health on ingest and decoder processes (the gateway serves both on its
+    /// main port).
+    metrics_port: u16 = "8082", env = "CERTSTREAM_METRICS_PORT", flag = "metrics-port";
     /// Serve /health.
     health_enabled: bool = "true", env = "CERTSTREAM_HEALTH_ENABLED", flag = "health-enabled";
     /// Serve /example.json with the latest message of each stream.
