@@ -1,1 +1,242 @@
+//! Ingest: loads the CT log list, runs one watcher per followed log, publishes the logs' raw
+//! entries to the bus and persists a cursor per log.
+//!
+//! - [`log_list`]: the list of logs and which of them to follow.
+//! - [`rfc6962`]: the RFC 6962 client and the per-log watcher.
+//! - [`cursor`]: next index and highest tree size per log, in memory and in the state file.
+//! - [`backoff`]: retry delays. [`metrics`]: Prometheus metrics. [`supervisor`]: the watcher set.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use certstream_shared::raw::LogSource;
+use certstream_shared::{Bus, Settings};
+
+pub mod backoff;
+pub mod cursor;
+pub mod log_list;
+pub mod metrics;
+pub mod rfc6962;
+pub mod supervisor;
+
+use cursor::{CursorError, CursorStore};
+use log_list::{LogList, LogListSource, GOOGLE_LOG_LIST_URL};
+use supervisor::{Supervisor, WatcherContext};
+
+/// How often changed cursors are written to the state file while running.
+const CURSOR_SAVE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often the bundled log list is replaced by a fresh download from Google.
+const LOG_LIST_REFRESH_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Where the log list comes from and where a newer copy is downloaded while running.
+#[derive(Debug, Clone)]
+pub struct LogListPlan {
+    pub source: LogListSource,
+    /// URL downloaded first right after startup and then every `refresh_interval`. A
+    /// successful download replaces the list, and a failed one keeps the current list.
+    pub refresh_url: Option<String>,
+    pub refresh_interval: Duration,
+}
+
+impl LogListPlan {
+    /// The `log_list` setting's list. Only the bundled list is refreshed, from Google's URL.
+    pub fn from_settings(settings: &Settings) -> Self {
+        let source = LogListSource::from_setting(settings.log_list.as_deref());
+        let refresh_url = match source {
+            LogListSource::Bundled => Some(GOOGLE_LOG_LIST_URL.to_string()),
+            LogListSource::File(_) | LogListSource::Url(_) => None,
+        };
+        LogListPlan {
+            source,
+            refresh_url,
+            refresh_interval: LOG_LIST_REFRESH_INTERVAL,
+        }
+    }
+}
+
+/// Runs ingest until `shutdown` is cancelled, then returns once every watcher has stopped and
+/// the cursors are saved.
+pub async fn run(settings: Settings, bus: Bus, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let plan = LogListPlan::from_settings(&settings);
+    run_with_log_list(settings, bus, shutdown, plan).await
+}
+
+/// [`run`] with an explicit log list plan.
+pub async fn run_with_log_list(
+    settings: Settings,
+    bus: Bus,
+    shutdown: CancellationToken,
+    plan: LogListPlan,
+) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(settings.ct_log_request_timeout_secs.get());
+    let http = rfc6962::http_client(timeout).context("failed to build the HTTP client")?;
+    let logs = load_followed_logs(&plan.source, &http).await?;
+    let cursors = Arc::new(CursorStore::from_setting(
+        settings.ct_log_state_file.clone(),
+    )?);
+    tracing::info!(
+        logs = logs.len(),
+        log_list = %plan.source,
+        state_file = ?cursors.path(),
+        saved_cursors = cursors.len(),
+        "Ingest started"
+    );
+
+    let context = WatcherContext {
+        http: http.clone(),
+        bus,
+        cursors: Arc::clone(&cursors),
+        config: rfc6962::WatcherConfig::from_settings(&settings),
+    };
+    let mut supervisor = Supervisor::new(context, shutdown.clone());
+    supervisor.apply(logs).await;
+
+    let saver = tokio::spawn(save_cursors_periodically(
+        Arc::clone(&cursors),
+        shutdown.clone(),
+    ));
+    let (mut refreshes, refresher) = match plan.refresh_url {
+        Some(url) => {
+            let (task, receiver) =
+                spawn_log_list_refresh(http, url, plan.refresh_interval, shutdown.clone());
+            (Some(receiver), Some(task))
+        }
+        None => (None, None),
+    };
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            logs = next_refreshed_list(&mut refreshes) => supervisor.apply(logs).await,
+        }
+    }
+
+    tracing::info!("Ingest stopping");
+    supervisor.stop_all().await;
+    if let Some(refresher) = refresher {
+        let _ = refresher.await;
+    }
+    let _ = saver.await;
+    save_cursors(&cursors)
+        .await
+        .context("failed to save cursors at shutdown")?;
+    tracing::info!(saved_cursors = cursors.len(), "Ingest stopped");
+    Ok(())
+}
+
+async fn load_followed_logs(
+    source: &LogListSource,
+    http: &reqwest::Client,
+) -> anyhow::Result<Vec<LogSource>> {
+    let list = source.load(http).await?;
+    let logs = list.followed_logs();
+    if logs.is_empty() {
+        anyhow::bail!(
+            "log list {source} contains no RFC 6962 log in state usable, qualified or readonly"
+        );
+    }
+    Ok(logs)
+}
+
+// === Cursor saving ===
+
+async fn save_cursors_periodically(cursors: Arc<CursorStore>, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(CURSOR_SAVE_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            _ = ticker.tick() => {
+                if let Err(err) = save_cursors(&cursors).await {
+                    tracing::warn!(error = %err, "Saving cursors failed, retrying in a second");
+                }
+            }
+        }
+    }
+}
+
+/// Writes changed cursors to the state file on the blocking thread pool.
+async fn save_cursors(cursors: &Arc<CursorStore>) -> Result<bool, CursorError> {
+    let cursors = Arc::clone(cursors);
+    let path = cursors.path().map(|path| path.to_path_buf());
+    tokio::task::spawn_blocking(move || cursors.save_if_dirty())
+        .await
+        .unwrap_or_else(|err| {
+            Err(CursorError::Write {
+                path: path.unwrap_or_default(),
+                source: std::io::Error::other(err),
+            })
+        })
+}
+
+// === Log list refresh ===
+
+fn spawn_log_list_refresh(
+    http: reqwest::Client,
+    url: String,
+    interval: Duration,
+    shutdown: CancellationToken,
+) -> (JoinHandle<()>, mpsc::Receiver<Vec<LogSource>>) {
+    let (sender, receiver) = mpsc::channel(1);
+    let task = tokio::spawn(async move {
+        loop {
+            let refreshed = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                refreshed = refresh_log_list(&http, &url) => refreshed,
+            };
+            if let Some(logs) = refreshed {
+                if sender.send(logs).await.is_err() {
+                    return;
+                }
+            }
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    });
+    (task, receiver)
+}
+
+/// Downloads the list at `url` and returns its followed logs, or `None` after logging why the
+/// current list stays.
+async fn refresh_log_list(http: &reqwest::Client, url: &str) -> Option<Vec<LogSource>> {
+    match LogList::download(http, url).await {
+        Ok(list) => {
+            let logs = list.followed_logs();
+            if logs.is_empty() {
+                tracing::warn!(url = %url, "Downloaded log list follows no log, keeping the current list");
+                return None;
+            }
+            tracing::info!(url = %url, logs = logs.len(), "Log list refreshed");
+            Some(logs)
+        }
+        Err(err) => {
+            tracing::warn!(url = %url, error = %err, "Log list refresh failed, keeping the current list");
+            None
+        }
+    }
+}
+
+/// Waits for the next refreshed list; never returns when there is no refresh.
+async fn next_refreshed_list(
+    refreshes: &mut Option<mpsc::Receiver<Vec<LogSource>>>,
+) -> Vec<LogSource> {
+    if let Some(receiver) = refreshes {
+        if let Some(logs) = receiver.recv().await {
+            return logs;
+        }
+        *refreshes = None;
+    }
+    std::future::pending().await
+}

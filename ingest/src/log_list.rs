@@ -1,0 +1,290 @@
+//! The CT log list: Google's v3 `log_list.json` (or a list of the same shape) read from the copy
+//! bundled in the binary, a file or an http(s) URL, and the choice of the logs to follow.
+//!
+//! This module only parses and selects. Starting a watcher per log is the job of the crate root,
+//! and the list's `tiled_logs` are parsed but not followed yet.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use certstream_shared::raw::LogSource;
+use certstream_shared::subjects::slug;
+
+/// Where Google publishes the current v3 log list.
+pub const GOOGLE_LOG_LIST_URL: &str = "https://www.gstatic.com/ct/log_list/v3/log_list.json";
+
+/// Timeout of one log list download; the list is about 40 KB.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Google's v3 list as of 2026-05-29, used when no `log_list` setting is given.
+const BUNDLED_LOG_LIST: &str = include_str!("../log_lists/google_log_list.json");
+
+/// Why a log list could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LogListError {
+    #[error("failed to read log list file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to download log list {url}: {source}")]
+    Download {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("log list {url} returned HTTP status {status}")]
+    Status {
+        url: String,
+        status: reqwest::StatusCode,
+    },
+    #[error("invalid log list {origin}: {source}")]
+    Parse {
+        origin: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Where the log list comes from, as the `log_list` setting selects it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogListSource {
+    /// The copy compiled into the binary (the setting is empty).
+    Bundled,
+    /// A local file.
+    File(PathBuf),
+    /// An `http://` or `https://` URL.
+    Url(String),
+}
+
+impl LogListSource {
+    /// Interprets the `log_list` setting: empty selects the bundled list, a value starting with
+    /// `http://` or `https://` is a URL and anything else is a file path.
+    pub fn from_setting(setting: Option<&str>) -> Self {
+        match setting.map(str::trim) {
+            None | Some("") => LogListSource::Bundled,
+            Some(text) if is_http_url(text) => LogListSource::Url(text.to_string()),
+            Some(text) => LogListSource::File(PathBuf::from(text)),
+        }
+    }
+
+    /// Loads and parses the list. `http` is used only for a URL source.
+    pub async fn load(&self, http: &reqwest::Client) -> Result<LogList, LogListError> {
+        match self {
+            LogListSource::Bundled => LogList::parse(BUNDLED_LOG_LIST.as_bytes(), "bundled"),
+            LogListSource::File(path) => {
+                let bytes = tokio::fs::read(path)
+                    .await
+                    .map_err(|source| LogListError::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
+                LogList::parse(&bytes, &path.display().to_string())
+            }
+            LogListSource::Url(url) => LogList::download(http, url).await,
+        }
+    }
+}
+
+impl std::fmt::Display for LogListSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogListSource::Bundled => f.write_str("bundled"),
+            LogListSource::File(path) => write!(f, "{}", path.display()),
+            LogListSource::Url(url) => f.write_str(url),
+        }
+    }
+}
+
+/// A log list in Google's v3 shape. Apple's v5 lists parse too because they share these fields.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogList {
+    pub operators: Vec<Operator>,
+}
+
+/// One log operator and its logs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Operator {
+    pub name: String,
+    /// RFC 6962 logs; some operators run only tiled logs and omit the key.
+    #[serde(default)]
+    pub logs: Vec<Log>,
+    /// Static CT (tiled) logs.
+    #[serde(default)]
+    pub tiled_logs: Vec<TiledLog>,
+}
+
+/// An RFC 6962 log as the list describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Log {
+    pub description: String,
+    /// Base64 SHA-256 hash of the log's public key.
+    pub log_id: String,
+    /// Base64 DER public key.
+    pub key: String,
+    /// Base URL of the RFC 6962 API, normally ending in `/`.
+    pub url: String,
+    /// Maximum merge delay in seconds.
+    #[serde(default)]
+    pub mmd: Option<u64>,
+    #[serde(default, deserialize_with = "deserialize_state")]
+    pub state: Option<LogState>,
+    #[serde(default)]
+    pub temporal_interval: Option<TemporalInterval>,
+}
+
+/// A Static CT log as the list describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TiledLog {
+    pub description: String,
+    pub log_id: String,
+    pub key: String,
+    pub submission_url: String,
+    /// Base URL of the tiles and checkpoint.
+    pub monitoring_url: String,
+    #[serde(default)]
+    pub mmd: Option<u64>,
+    #[serde(default, deserialize_with = "deserialize_state")]
+    pub state: Option<LogState>,
+    #[serde(default)]
+    pub temporal_interval: Option<TemporalInterval>,
+}
+
+/// The range of certificate expiry times a log accepts, as RFC 3339 timestamps.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TemporalInterval {
+    pub start_inclusive: String,
+    pub end_exclusive: String,
+}
+
+/// Lifecycle state of a log; the list gives it as an object with one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogState {
+    Pending,
+    Qualified,
+    Usable,
+    ReadOnly,
+    Retired,
+    Rejected,
+    /// A state name this version does not know.
+    Other(String),
+}
+
+impl LogState {
+    fn from_name(name: &str) -> Self {
+        match name {
+            "pending" => LogState::Pending,
+            "qualified" => LogState::Qualified,
+            "usable" => LogState::Usable,
+            "readonly" => LogState::ReadOnly,
+            "retired" => LogState::Retired,
+            "rejected" => LogState::Rejected,
+            other => LogState::Other(other.to_string()),
+        }
+    }
+
+    /// Whether the log accepts or recently accepted certificates that browsers trust, so its new
+    /// entries are worth streaming.
+    pub fn is_followed(&self) -> bool {
+        matches!(
+            self,
+            LogState::Usable | LogState::Qualified | LogState::ReadOnly
+        )
+    }
+}
+
+fn deserialize_state<'de, D>(deserializer: D) -> Result<Option<LogState>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let object: Option<serde_json::Map<String, serde_json::Value>> =
+        Option::deserialize(deserializer)?;
+    Ok(object.and_then(|object| object.keys().next().map(|name| LogState::from_name(name))))
+}
+
+impl LogList {
+    /// Parses a list; `origin` (a path, URL or `bundled`) names it in the error.
+    pub fn parse(bytes: &[u8], origin: &str) -> Result<Self, LogListError> {
+        serde_json::from_slice(bytes).map_err(|source| LogListError::Parse {
+            origin: origin.to_string(),
+            source,
+        })
+    }
+
+    /// Downloads and parses the list at `url`, with [`FETCH_TIMEOUT`].
+    pub async fn download(http: &reqwest::Client, url: &str) -> Result<Self, LogListError> {
+        let download_error = |source| LogListError::Download {
+            url: url.to_string(),
+            source,
+        };
+        let response = http
+            .get(url)
+            .timeout(FETCH_TIMEOUT)
+            .send()
+            .await
+            .map_err(download_error)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(LogListError::Status {
+                url: url.to_string(),
+                status,
+            });
+        }
+        let bytes = response.bytes().await.map_err(download_error)?;
+        LogList::parse(&bytes, url)
+    }
+
+    /// The RFC 6962 logs to follow: state usable, qualified or readonly, in list order. Each
+    /// gets a slug of its description as id, with `_2`, `_3`... appended when two descriptions
+    /// give the same slug. A second log with the URL of an earlier one is skipped, because
+    /// cursors are keyed by URL.
+    pub fn followed_logs(&self) -> Vec<LogSource> {
+        let mut ids = HashSet::new();
+        let mut urls = HashSet::new();
+        let mut followed = Vec::new();
+        for operator in &self.operators {
+            for log in &operator.logs {
+                if !log.state.as_ref().is_some_and(LogState::is_followed) {
+                    tracing::debug!(log = %log.description, state = ?log.state, "Log skipped for its state");
+                    continue;
+                }
+                if !urls.insert(log.url.as_str()) {
+                    tracing::warn!(log = %log.description, url = %log.url, "Log skipped, its URL appears twice in the list");
+                    continue;
+                }
+                followed.push(LogSource {
+                    id: unique_slug(&log.description, &mut ids),
+                    name: log.description.clone(),
+                    url: log.url.clone(),
+                });
+            }
+        }
+        followed
+    }
+}
+
+/// Returns the slug of `description`, with the smallest numeric suffix from 2 up that makes it
+/// absent from `taken`, and records it there.
+pub fn unique_slug(description: &str, taken: &mut HashSet<String>) -> String {
+    let base = slug(description);
+    let mut candidate = base.clone();
+    let mut suffix = 2u32;
+    while taken.contains(&candidate) {
+        candidate = format!("{base}_{suffix}");
+        suffix += 1;
+    }
+    taken.insert(candidate.clone());
+    candidate
+}
+
+fn is_http_url(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+#[cfg(test)]
+mod tests;

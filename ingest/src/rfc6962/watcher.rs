@@ -1,0 +1,317 @@
+//! The watcher of one RFC 6962 log: a small state machine that polls `get-sth`, fetches the new
+//! entries page by page, publishes each page to the bus and only then advances the log's cursor.
+//!
+//! Errors never stop a watcher; it retries with [`Backoff`] until shutdown. A tree head smaller
+//! than the highest one seen is ignored, so entries are never streamed twice because of it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use certstream_shared::raw::{unix_now, LogSource, RawBatch, RawEntry};
+use certstream_shared::{Bus, Settings};
+
+use super::{FetchError, LogEntry, Rfc6962Client};
+use crate::backoff::{Backoff, RetryPolicy};
+use crate::cursor::{start_index, Cursor, CursorStore};
+use crate::metrics::{gauge_value, ErrorKind, WatcherMetrics};
+
+/// Timing and paging of a watcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatcherConfig {
+    /// Pause between two `get-sth` requests once the watcher has caught up.
+    pub poll_interval: Duration,
+    /// Maximum entries requested per `get-entries` call.
+    pub batch_size: u64,
+    /// Entries before the head at which a log without a saved cursor starts.
+    pub backfill_entries: u64,
+    pub retry: RetryPolicy,
+}
+
+impl WatcherConfig {
+    pub fn from_settings(settings: &Settings) -> Self {
+        WatcherConfig {
+            poll_interval: Duration::from_millis(settings.ct_log_poll_interval_ms.get()),
+            batch_size: settings.ct_log_batch_size.get(),
+            backfill_entries: settings.ct_log_backfill_entries,
+            retry: RetryPolicy::from_settings(settings),
+        }
+    }
+}
+
+/// Polls one log and publishes its entries.
+pub struct Watcher {
+    log: LogSource,
+    client: Rfc6962Client,
+    bus: Bus,
+    cursors: Arc<CursorStore>,
+    config: WatcherConfig,
+    metrics: WatcherMetrics,
+    backoff: Backoff,
+    /// `None` until the first tree head of a log without a saved cursor.
+    cursor: Option<Cursor>,
+    /// The last smaller tree size reported, so a log stuck on an old head logs one warning
+    /// instead of one per poll.
+    last_rollback: Option<u64>,
+}
+
+/// What the watcher does next.
+enum State {
+    /// Request the signed tree head.
+    PollHead,
+    /// Request the next page of entries below the highest tree size seen.
+    FetchEntries,
+    /// Publish a received page; the cursor moves once the bus has stored it.
+    Publish(RawBatch),
+    /// Sleep, then continue with `then`.
+    Wait { delay: Duration, then: Box<State> },
+}
+
+impl Watcher {
+    /// Creates the watcher of `log`, resuming from its cursor in `cursors` if there is one.
+    pub fn new(
+        log: LogSource,
+        http: reqwest::Client,
+        bus: Bus,
+        cursors: Arc<CursorStore>,
+        config: WatcherConfig,
+    ) -> Self {
+        let client = Rfc6962Client::new(http, &log.url);
+        let metrics = WatcherMetrics::for_log(&log.id);
+        let cursor = cursors.get(&log.url);
+        if let Some(cursor) = cursor {
+            metrics.next_index.set(gauge_value(cursor.next_index));
+            metrics.tree_size.set(gauge_value(cursor.tree_size));
+        }
+        Watcher {
+            log,
+            client,
+            bus,
+            cursors,
+            config,
+            metrics,
+            backoff: Backoff::new(config.retry),
+            cursor,
+            last_rollback: None,
+        }
+    }
+
+    /// Runs until `shutdown` is cancelled. A request or publish in flight is abandoned then, and
+    /// the cursor keeps covering only what the bus has stored.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let span = tracing::info_span!("watcher", log_id = %self.log.id, url = %self.log.url);
+        self.run_loop(shutdown).instrument(span).await;
+    }
+
+    async fn run_loop(mut self, shutdown: CancellationToken) {
+        tracing::info!(next_index = ?self.cursor.map(|c| c.next_index), "Watcher started");
+        let mut state = State::PollHead;
+        loop {
+            state = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                next = self.step(state) => next,
+            };
+        }
+        tracing::info!(next_index = ?self.cursor.map(|c| c.next_index), "Watcher stopped");
+    }
+
+    async fn step(&mut self, state: State) -> State {
+        match state {
+            State::PollHead => self.poll_head().await,
+            State::FetchEntries => self.fetch_entries().await,
+            State::Publish(batch) => self.publish(batch).await,
+            State::Wait { delay, then } => {
+                tokio::time::sleep(delay).await;
+                *then
+            }
+        }
+    }
+
+    async fn poll_head(&mut self) -> State {
+        match self.client.get_sth().await {
+            Ok(head) => {
+                self.backoff.reset();
+                self.observe_tree_size(head.tree_size);
+                self.next_after_progress()
+            }
+            Err(err) => self.retry_after_fetch_error(State::PollHead, &err),
+        }
+    }
+
+    async fn fetch_entries(&mut self) -> State {
+        let Some(cursor) = self.cursor else {
+            return State::PollHead;
+        };
+        if cursor.next_index >= cursor.tree_size {
+            return self.next_after_progress();
+        }
+        let start = cursor.next_index;
+        let end = cursor
+            .tree_size
+            .min(start.saturating_add(self.config.batch_size))
+            - 1;
+        match self.client.get_entries(start, end).await {
+            Ok(entries) if entries.is_empty() => {
+                let wait = self.backoff.next_delay(None);
+                tracing::warn!(
+                    start,
+                    end,
+                    attempt = wait.attempt,
+                    delay_ms = wait.delay.as_millis(),
+                    "Log returned no entries, retrying"
+                );
+                wait_then(wait.delay, State::FetchEntries)
+            }
+            Ok(entries) => {
+                self.backoff.reset();
+                tracing::debug!(start, received = entries.len(), "Entries received");
+                State::Publish(self.batch(start, entries))
+            }
+            Err(err) => self.retry_after_fetch_error(State::FetchEntries, &err),
+        }
+    }
+
+    async fn publish(&mut self, batch: RawBatch) -> State {
+        match self.bus.publish_raw(batch.clone()).await {
+            Ok(()) => {
+                self.backoff.reset();
+                self.advance_past(&batch);
+                self.next_after_progress()
+            }
+            Err(err) => {
+                self.metrics.error(ErrorKind::Publish).inc();
+                let wait = self.backoff.next_delay(None);
+                tracing::warn!(
+                    first_index = batch.first_index(),
+                    last_index = batch.last_index(),
+                    attempt = wait.attempt,
+                    delay_ms = wait.delay.as_millis(),
+                    error = %err,
+                    "Publishing batch failed, retrying the same batch"
+                );
+                wait_then(wait.delay, State::Publish(batch))
+            }
+        }
+    }
+
+    /// Records a tree head: a first head sets the start position of a log without a cursor, a
+    /// larger one raises the target, and a smaller one is counted and ignored.
+    fn observe_tree_size(&mut self, tree_size: u64) {
+        let Some(mut cursor) = self.cursor else {
+            let next_index = start_index(tree_size, self.config.backfill_entries);
+            tracing::info!(
+                tree_size,
+                next_index,
+                "No saved cursor, starting near the head"
+            );
+            self.save_cursor(Cursor {
+                next_index,
+                tree_size,
+            });
+            return;
+        };
+        if tree_size < cursor.tree_size {
+            self.record_rollback(tree_size, cursor.tree_size);
+            return;
+        }
+        self.last_rollback = None;
+        if tree_size > cursor.tree_size {
+            cursor.tree_size = tree_size;
+            self.save_cursor(cursor);
+        }
+    }
+
+    fn record_rollback(&mut self, tree_size: u64, highest: u64) {
+        self.metrics.error(ErrorKind::Rollback).inc();
+        if self.last_rollback == Some(tree_size) {
+            tracing::debug!(
+                tree_size,
+                highest,
+                "Tree head still smaller than before, ignored"
+            );
+        } else {
+            tracing::warn!(
+                tree_size,
+                highest,
+                "Tree head smaller than one seen before, ignored"
+            );
+        }
+        self.last_rollback = Some(tree_size);
+    }
+
+    /// Moves the cursor past a batch the bus has stored.
+    fn advance_past(&mut self, batch: &RawBatch) {
+        let (Some(mut cursor), Some(last_index)) = (self.cursor, batch.last_index()) else {
+            return;
+        };
+        cursor.next_index = last_index + 1;
+        cursor.tree_size = cursor.tree_size.max(cursor.next_index);
+        self.metrics
+            .entries_published
+            .inc_by(batch.entries.len() as u64);
+        self.save_cursor(cursor);
+    }
+
+    fn save_cursor(&mut self, cursor: Cursor) {
+        self.cursor = Some(cursor);
+        self.cursors.set(&self.log.url, cursor);
+        self.metrics.next_index.set(gauge_value(cursor.next_index));
+        self.metrics.tree_size.set(gauge_value(cursor.tree_size));
+    }
+
+    /// Fetches more entries when the log is ahead, else waits for the next poll.
+    fn next_after_progress(&self) -> State {
+        match self.cursor {
+            Some(cursor) if cursor.next_index < cursor.tree_size => State::FetchEntries,
+            _ => wait_then(self.config.poll_interval, State::PollHead),
+        }
+    }
+
+    fn retry_after_fetch_error(&mut self, then: State, err: &FetchError) -> State {
+        self.metrics.error(err.kind()).inc();
+        let wait = self.backoff.next_delay(err.retry_after());
+        if wait.paused {
+            tracing::warn!(
+                attempt = wait.attempt,
+                delay_ms = wait.delay.as_millis(),
+                error = %err,
+                "Log request failed repeatedly, pausing"
+            );
+        } else {
+            tracing::warn!(
+                attempt = wait.attempt,
+                delay_ms = wait.delay.as_millis(),
+                error = %err,
+                "Log request failed, retrying"
+            );
+        }
+        wait_then(wait.delay, then)
+    }
+
+    fn batch(&self, start: u64, entries: Vec<LogEntry>) -> RawBatch {
+        let entries = (start..)
+            .zip(entries)
+            .map(|(index, entry)| RawEntry {
+                index,
+                leaf_input: entry.leaf_input,
+                extra_data: entry.extra_data,
+                cert_link: None,
+            })
+            .collect();
+        RawBatch {
+            log: self.log.clone(),
+            seen: unix_now(),
+            entries,
+        }
+    }
+}
+
+fn wait_then(delay: Duration, then: State) -> State {
+    State::Wait {
+        delay,
+        then: Box::new(then),
+    }
+}

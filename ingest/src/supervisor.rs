@@ -1,0 +1,113 @@
+//! The set of running watchers, one per followed log, keyed by log URL. Applying a new log list
+//! starts watchers for added logs and stops those of removed logs.
+//!
+//! This module does not load lists or save cursors; the crate root does both.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use certstream_shared::raw::LogSource;
+use certstream_shared::Bus;
+
+use crate::cursor::CursorStore;
+use crate::rfc6962::{Watcher, WatcherConfig};
+
+/// What every watcher shares.
+#[derive(Clone)]
+pub struct WatcherContext {
+    pub http: reqwest::Client,
+    pub bus: Bus,
+    pub cursors: Arc<CursorStore>,
+    pub config: WatcherConfig,
+}
+
+struct RunningWatcher {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// Running watchers.
+pub struct Supervisor {
+    context: WatcherContext,
+    /// Parent of every watcher's token, cancelled at shutdown.
+    shutdown: CancellationToken,
+    watchers: HashMap<String, RunningWatcher>,
+}
+
+impl Supervisor {
+    pub fn new(context: WatcherContext, shutdown: CancellationToken) -> Self {
+        Supervisor {
+            context,
+            shutdown,
+            watchers: HashMap::new(),
+        }
+    }
+
+    /// Number of running watchers.
+    pub fn len(&self) -> usize {
+        self.watchers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.watchers.is_empty()
+    }
+
+    /// Makes the running watchers match `logs`: starts one for each new URL and stops those
+    /// whose URL is gone. A log already watched keeps its watcher and id.
+    pub async fn apply(&mut self, logs: Vec<LogSource>) {
+        let wanted: HashMap<&str, &LogSource> =
+            logs.iter().map(|log| (log.url.as_str(), log)).collect();
+
+        let removed: Vec<String> = self
+            .watchers
+            .keys()
+            .filter(|url| !wanted.contains_key(url.as_str()))
+            .cloned()
+            .collect();
+        for url in removed {
+            if let Some(watcher) = self.watchers.remove(&url) {
+                tracing::info!(url = %url, "Log no longer in the log list, stopping its watcher");
+                stop_and_wait(&url, watcher).await;
+            }
+        }
+
+        for log in logs {
+            if !self.watchers.contains_key(&log.url) {
+                self.start(log);
+            }
+        }
+    }
+
+    /// Stops every watcher and waits until all have returned.
+    pub async fn stop_all(&mut self) {
+        for watcher in self.watchers.values() {
+            watcher.stop.cancel();
+        }
+        for (url, watcher) in self.watchers.drain() {
+            stop_and_wait(&url, watcher).await;
+        }
+    }
+
+    fn start(&mut self, log: LogSource) {
+        let stop = self.shutdown.child_token();
+        let watcher = Watcher::new(
+            log.clone(),
+            self.context.http.clone(),
+            self.context.bus.clone(),
+            Arc::clone(&self.context.cursors),
+            self.context.config,
+        );
+        let task = tokio::spawn(watcher.run(stop.clone()));
+        self.watchers.insert(log.url, RunningWatcher { stop, task });
+    }
+}
+
+async fn stop_and_wait(url: &str, watcher: RunningWatcher) {
+    watcher.stop.cancel();
+    if let Err(err) = watcher.task.await {
+        tracing::error!(url = %url, error = %err, "Watcher task failed");
+    }
+}
