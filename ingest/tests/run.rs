@@ -1,0 +1,288 @@
+//! `certstream_ingest::run` with a log list file whose logs are fake logs on 127.0.0.1.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use certstream_ingest::log_list::LogListSource;
+use certstream_ingest::{run, run_with_log_list, LogListPlan};
+use certstream_shared::raw::RawBatch;
+use certstream_shared::Settings;
+
+use support::{memory_bus, next_batch, FakeLog};
+
+const BATCH_WAIT: Duration = Duration::from_secs(10);
+
+/// A v3 log list with one usable log per `(description, url)`.
+fn log_list_json(logs: &[(&str, &str)]) -> String {
+    let logs: Vec<String> = logs
+        .iter()
+        .map(|(description, url)| {
+            format!(
+                r#"{{"description": "{description}", "log_id": "aWQ=", "key": "a2V5",
+                    "url": "{url}", "mmd": 86400,
+                    "state": {{"usable": {{"timestamp": "2026-01-01T00:00:00Z"}}}}}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"version": "1.0", "operators": [{{"name": "Test", "email": [], "logs": [{}], "tiled_logs": []}}]}}"#,
+        logs.join(",")
+    )
+}
+
+fn settings(log_list: &Path, state_file: &Path) -> Settings {
+    Settings::try_from_args([
+        "certstream-ingest",
+        "--log-list",
+        log_list.to_str().unwrap(),
+        "--ct-log-state-file",
+        state_file.to_str().unwrap(),
+        "--ct-log-poll-interval-ms",
+        "20",
+        "--ct-log-batch-size",
+        "5",
+        "--ct-log-backfill-entries",
+        "100",
+    ])
+    .unwrap()
+}
+
+/// Reads batches until `count` entries arrived and returns them.
+async fn collect_entries(
+    consumer: &mut certstream_shared::bus::RawConsumer,
+    count: usize,
+) -> Vec<RawBatch> {
+    let mut batches = Vec::new();
+    let mut received = 0;
+    while received < count {
+        let batch = next_batch(consumer, BATCH_WAIT)
+            .await
+            .unwrap_or_else(|| panic!("only {received} of {count} entries arrived"));
+        received += batch.entries.len();
+        batches.push(batch);
+    }
+    batches
+}
+
+fn indices_of(batches: &[RawBatch], log_id: &str) -> Vec<u64> {
+    batches
+        .iter()
+        .filter(|batch| batch.log.id == log_id)
+        .flat_map(|batch| batch.entries.iter().map(|entry| entry.index))
+        .collect()
+}
+
+#[tokio::test]
+async fn run_streams_logs_and_saves_cursors() {
+    let log = FakeLog::start(7, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("log_list.json");
+    let state_path = dir.path().join("state.json");
+    let url_a = log.url("a");
+    let url_b = log.url("b");
+    std::fs::write(
+        &list_path,
+        log_list_json(&[("Run 'A'", url_a.as_str()), ("Run 'B'", url_b.as_str())]),
+    )
+    .unwrap();
+    let (bus, mut consumer) = memory_bus().await;
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run(
+        settings(&list_path, &state_path),
+        bus,
+        shutdown.clone(),
+    ));
+
+    let batches = collect_entries(&mut consumer, 14).await;
+    shutdown.cancel();
+    let result = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("run did not return within 5 s after shutdown")
+        .unwrap();
+
+    result.unwrap();
+    assert_eq!(indices_of(&batches, "run_a"), (0..7).collect::<Vec<u64>>());
+    assert_eq!(indices_of(&batches, "run_b"), (0..7).collect::<Vec<u64>>());
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    assert_eq!(state["version"], 1);
+    assert_eq!(state["logs"][&url_a]["next_index"], 7);
+    assert_eq!(state["logs"][&url_a]["tree_size"], 7);
+    assert_eq!(state["logs"][&url_b]["next_index"], 7);
+}
+
+#[tokio::test]
+async fn run_resumes_from_state_file() {
+    let log = FakeLog::start(12, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("log_list.json");
+    let state_path = dir.path().join("state.json");
+    let url = log.url("resume");
+    std::fs::write(&list_path, log_list_json(&[("Resume", url.as_str())])).unwrap();
+    let state = serde_json::json!({
+        "version": 1,
+        "logs": {url.clone(): {"next_index": 9, "tree_size": 12}}
+    });
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    let (bus, mut consumer) = memory_bus().await;
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run(
+        settings(&list_path, &state_path),
+        bus,
+        shutdown.clone(),
+    ));
+
+    let batches = collect_entries(&mut consumer, 3).await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+
+    assert_eq!(indices_of(&batches, "resume"), [9, 10, 11]);
+}
+
+#[tokio::test]
+async fn run_rejects_corrupt_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("log_list.json");
+    let state_path = dir.path().join("state.json");
+    std::fs::write(
+        &list_path,
+        log_list_json(&[("Unused", "http://127.0.0.1:9/")]),
+    )
+    .unwrap();
+    std::fs::write(&state_path, "not json").unwrap();
+    let (bus, _consumer) = memory_bus().await;
+
+    let err = run(
+        settings(&list_path, &state_path),
+        bus,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+
+    let message = format!("{err:#}");
+    assert!(
+        message.contains(&format!(
+            "invalid cursor state file {}",
+            state_path.display()
+        )),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn run_rejects_missing_log_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("absent.json");
+    let (bus, _consumer) = memory_bus().await;
+
+    let err = run(
+        settings(&list_path, &dir.path().join("state.json")),
+        bus,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+
+    let message = format!("{err:#}");
+    assert!(
+        message.contains(&format!(
+            "failed to read log list file {}",
+            list_path.display()
+        )),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn run_rejects_list_without_followed_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("log_list.json");
+    std::fs::write(
+        &list_path,
+        r#"{"operators": [{"name": "Empty", "logs": []}]}"#,
+    )
+    .unwrap();
+    let (bus, _consumer) = memory_bus().await;
+
+    let err = run(
+        settings(&list_path, &dir.path().join("state.json")),
+        bus,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+
+    assert!(
+        err.to_string().contains("contains no RFC 6962 log"),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn refreshed_list_starts_new_logs() {
+    let log = FakeLog::start(4, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("log_list.json");
+    let url_old = log.url("old");
+    let url_new = log.url("new");
+    std::fs::write(&list_path, log_list_json(&[("Old", url_old.as_str())])).unwrap();
+    log.serve_file(
+        "refresh.json",
+        log_list_json(&[("Old", url_old.as_str()), ("New", url_new.as_str())]),
+    );
+    let plan = LogListPlan {
+        source: LogListSource::File(list_path.clone()),
+        refresh_url: Some(log.file_url("refresh.json")),
+        refresh_interval: Duration::from_secs(3600),
+    };
+    let (bus, mut consumer) = memory_bus().await;
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run_with_log_list(
+        settings(&list_path, &dir.path().join("state.json")),
+        bus,
+        shutdown.clone(),
+        plan,
+    ));
+
+    let batches = collect_entries(&mut consumer, 8).await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+
+    assert_eq!(indices_of(&batches, "old"), [0, 1, 2, 3]);
+    assert_eq!(indices_of(&batches, "new"), [0, 1, 2, 3]);
+}
+
+#[tokio::test]
+async fn failed_refresh_keeps_current_list() {
+    let log = FakeLog::start(4, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("log_list.json");
+    let url = log.url("kept");
+    std::fs::write(&list_path, log_list_json(&[("Kept", url.as_str())])).unwrap();
+    let plan = LogListPlan {
+        source: LogListSource::File(list_path.clone()),
+        refresh_url: Some(log.file_url("missing.json")),
+        refresh_interval: Duration::from_secs(3600),
+    };
+    let (bus, mut consumer) = memory_bus().await;
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run_with_log_list(
+        settings(&list_path, &dir.path().join("state.json")),
+        bus,
+        shutdown.clone(),
+        plan,
+    ));
+
+    let batches = collect_entries(&mut consumer, 4).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+
+    assert_eq!(indices_of(&batches, "kept"), [0, 1, 2, 3]);
+    assert!(log.requests().contains(&"/missing.json".to_string()));
+}

@@ -1,0 +1,278 @@
+//! A minimal RFC 6962 log on 127.0.0.1 for the watcher tests: it serves `get-sth` and
+//! `get-entries` over HTTP/1.1 with one request per connection, caps pages, grows on request and
+//! can answer the next requests with a failure.
+//!
+//! Entry `i` has `leaf_input` `leaf-i` and `extra_data` `extra-i`; ingest passes both through
+//! unchanged, so the tests compare them as plain strings.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use certstream_shared::bus::{MemoryBus, RawConsumer};
+use certstream_shared::raw::RawBatch;
+use certstream_shared::Bus;
+
+/// Maximum size of a request head the fake log reads.
+const MAX_REQUEST_BYTES: usize = 8 * 1024;
+
+/// A canned answer to one upcoming request, whatever its endpoint.
+#[derive(Debug, Clone, Copy)]
+pub enum Failure {
+    /// Respond with this HTTP status and an HTML body.
+    Status(u16),
+    /// Wait this long before responding normally, so the client times out first.
+    Delay(Duration),
+    /// Respond 200 with a body that is not JSON.
+    Html,
+    /// Respond to the next `get-entries` with an empty page; `get-sth` requests pass it by.
+    EmptyPage,
+}
+
+#[derive(Debug, Default)]
+struct LogState {
+    tree_size: u64,
+    /// Tree sizes the next `get-sth` requests report instead of `tree_size`.
+    reported_sizes: VecDeque<u64>,
+    page_cap: u64,
+    failures: VecDeque<Failure>,
+    /// Every request target, in arrival order.
+    requests: Vec<String>,
+    /// Extra files served by path, such as a log list.
+    files: Vec<(String, String)>,
+}
+
+/// A fake log listening on 127.0.0.1; the listener stops when this is dropped.
+pub struct FakeLog {
+    addr: SocketAddr,
+    state: Arc<Mutex<LogState>>,
+    task: JoinHandle<()>,
+}
+
+impl FakeLog {
+    /// Starts a log with `tree_size` entries whose `get-entries` pages hold at most `page_cap`.
+    pub async fn start(tree_size: u64, page_cap: u64) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(LogState {
+            tree_size,
+            page_cap,
+            ..LogState::default()
+        }));
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
+        FakeLog { addr, state, task }
+    }
+
+    /// The log URL as a log list would give it, with a trailing `/`.
+    pub fn url(&self, log_path: &str) -> String {
+        format!("http://{}/{log_path}/", self.addr)
+    }
+
+    pub fn file_url(&self, path: &str) -> String {
+        format!("http://{}/{path}", self.addr)
+    }
+
+    pub fn grow_to(&self, tree_size: u64) {
+        self.state.lock().unwrap().tree_size = tree_size;
+    }
+
+    /// Makes the next `get-sth` requests report these sizes, one each, before the real size.
+    pub fn report_sizes(&self, sizes: &[u64]) {
+        self.state
+            .lock()
+            .unwrap()
+            .reported_sizes
+            .extend(sizes.iter().copied());
+    }
+
+    pub fn fail_next(&self, failures: &[Failure]) {
+        self.state
+            .lock()
+            .unwrap()
+            .failures
+            .extend(failures.iter().copied());
+    }
+
+    pub fn serve_file(&self, path: &str, body: String) {
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .push((format!("/{path}"), body));
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn pending_failures(&self) -> usize {
+        self.state.lock().unwrap().failures.len()
+    }
+}
+
+impl Drop for FakeLog {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<Mutex<LogState>>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        tokio::spawn(serve_connection(stream, Arc::clone(&state)));
+    }
+}
+
+async fn serve_connection(mut stream: TcpStream, state: Arc<Mutex<LogState>>) {
+    let Some(target) = read_request_target(&mut stream).await else {
+        return;
+    };
+    let (failure, response) = {
+        let mut state = state.lock().unwrap();
+        state.requests.push(target.clone());
+        let failure = next_failure(&mut state, &target);
+        let response = respond(&mut state, &target, failure.as_ref());
+        (failure, response)
+    };
+    if let Some(Failure::Delay(delay)) = failure {
+        tokio::time::sleep(delay).await;
+    }
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Takes the next failure if it applies to `target`: an empty page waits for a `get-entries`.
+fn next_failure(state: &mut LogState, target: &str) -> Option<Failure> {
+    let is_entries = target.contains("/ct/v1/get-entries");
+    match state.failures.front()? {
+        Failure::EmptyPage if !is_entries => None,
+        _ => state.failures.pop_front(),
+    }
+}
+
+/// Reads the request head and returns the request target, such as `/log/ct/v1/get-sth`.
+async fn read_request_target(stream: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+        let read = stream.read(&mut buffer).await.ok()?;
+        if read == 0 || head.len() > MAX_REQUEST_BYTES {
+            return None;
+        }
+        head.extend_from_slice(&buffer[..read]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let mut parts = head.lines().next()?.split_whitespace();
+    let _method = parts.next()?;
+    parts.next().map(str::to_string)
+}
+
+fn respond(state: &mut LogState, target: &str, failure: Option<&Failure>) -> String {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    match failure {
+        Some(Failure::Status(status)) => {
+            return http_response(*status, "text/html", "<html>unavailable</html>")
+        }
+        Some(Failure::Html) => return http_response(200, "text/html", "<html>hello</html>"),
+        Some(Failure::EmptyPage) if path.ends_with("/ct/v1/get-entries") => {
+            return http_response(200, "application/json", r#"{"entries":[]}"#)
+        }
+        _ => {}
+    }
+    if let Some((_, body)) = state.files.iter().find(|(file, _)| file == path) {
+        return http_response(200, "application/json", body);
+    }
+    if path.ends_with("/ct/v1/get-sth") {
+        let size = state.reported_sizes.pop_front().unwrap_or(state.tree_size);
+        let body = format!(
+            r#"{{"tree_size":{size},"timestamp":1700000000000,"sha256_root_hash":"AA==","tree_head_signature":"AA=="}}"#
+        );
+        return http_response(200, "application/json", &body);
+    }
+    if path.ends_with("/ct/v1/get-entries") {
+        return entries_response(state, query);
+    }
+    http_response(404, "text/plain", "not found")
+}
+
+fn entries_response(state: &LogState, query: &str) -> String {
+    let parameter = |name: &str| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|value| value.parse::<u64>().ok())
+    };
+    let (Some(start), Some(end)) = (parameter("start"), parameter("end")) else {
+        return http_response(400, "text/plain", "missing start or end");
+    };
+    if start > end || start >= state.tree_size {
+        return http_response(400, "text/plain", "bad range");
+    }
+    let last = end.min(state.tree_size - 1).min(start + state.page_cap - 1);
+    let entries: Vec<String> = (start..=last)
+        .map(|index| format!(r#"{{"leaf_input":"leaf-{index}","extra_data":"extra-{index}"}}"#))
+        .collect();
+    let body = format!(r#"{{"entries":[{}]}}"#, entries.join(","));
+    http_response(200, "application/json", &body)
+}
+
+fn http_response(status: u16, content_type: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// An in-process bus and its consumer, to read what a watcher published.
+pub async fn memory_bus() -> (Bus, RawConsumer) {
+    let bus = Bus::Memory(MemoryBus::new(16));
+    let consumer = bus.raw_consumer().await.unwrap();
+    (bus, consumer)
+}
+
+/// Waits up to `limit` for the next published batch.
+pub async fn next_batch(consumer: &mut RawConsumer, limit: Duration) -> Option<RawBatch> {
+    let delivery = tokio::time::timeout(limit, consumer.next()).await.ok()??;
+    Some(delivery.unwrap().batch().unwrap())
+}
+
+/// Reads batches until one ends at `last_index` and returns them all, failing after `limit`.
+pub async fn batches_through(
+    consumer: &mut RawConsumer,
+    last_index: u64,
+    limit: Duration,
+) -> Vec<RawBatch> {
+    let mut batches = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Some(batch) = next_batch(consumer, remaining).await else {
+            panic!(
+                "no batch ending at index {last_index} within {limit:?}, received {:?}",
+                indices(&batches)
+            );
+        };
+        let done = batch.last_index() >= Some(last_index);
+        batches.push(batch);
+        if done {
+            return batches;
+        }
+    }
+}
+
+/// Indices of all entries of `batches`, in order.
+pub fn indices(batches: &[RawBatch]) -> Vec<u64> {
+    batches
+        .iter()
+        .flat_map(|batch| batch.entries.iter().map(|entry| entry.index))
+        .collect()
+}
