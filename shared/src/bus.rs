@@ -91,14 +91,14 @@ pub enum BusError {
 #[derive(Clone)]
 pub enum Bus {
     Memory(MemoryBus),
-    Nats(NatsBus),
+    Nats(Arc<NatsBus>),
 }
 
 impl Bus {
     /// Connects to NATS when `nats_url` is set, otherwise creates an in-process bus.
     pub async fn from_settings(settings: &Settings) -> Result<Bus, BusError> {
         match &settings.nats_url {
-            Some(url) => Ok(Bus::Nats(NatsBus::connect(url, settings).await?)),
+            Some(url) => Ok(Bus::Nats(Arc::new(NatsBus::connect(url, settings).await?))),
             None => Ok(Bus::Memory(MemoryBus::new(settings.buffer_size.get()))),
         }
     }
@@ -245,7 +245,6 @@ impl MemoryBus {
 // === impl NatsBus ===
 
 /// NATS connection with the JetStream context for raw batches.
-#[derive(Clone)]
 pub struct NatsBus {
     client: async_nats::Client,
     jetstream: jetstream::Context,

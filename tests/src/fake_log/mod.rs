@@ -17,6 +17,7 @@ mod tree;
 use std::future::IntoFuture;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,11 +47,21 @@ pub struct FakeLog {
     started: OffsetDateTime,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
+    /// Whether the growth tasks were started.
+    growing: AtomicBool,
 }
 
 impl FakeLog {
     /// Loads the fixtures, binds 127.0.0.1 on `config.port` and starts serving and growing.
     pub async fn start(config: FakeLogConfig) -> anyhow::Result<FakeLog> {
+        let fake = Self::start_paused(config).await?;
+        fake.start_growing();
+        Ok(fake)
+    }
+
+    /// Like [`FakeLog::start`], but the trees stay at their initial size until
+    /// [`FakeLog::start_growing`] is called, so a test can connect its clients first.
+    pub async fn start_paused(config: FakeLogConfig) -> anyhow::Result<FakeLog> {
         config.validate()?;
         let logs = load_logs(&config)?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
@@ -61,9 +72,6 @@ impl FakeLog {
             .context("failed to read the bound address")?;
 
         let shutdown = CancellationToken::new();
-        for log in &logs {
-            tokio::spawn(log.clone().grow(shutdown.clone()));
-        }
         let app = http::router(&logs, config.page_size);
         let server = tokio::spawn(
             axum::serve(listener, app)
@@ -78,7 +86,18 @@ impl FakeLog {
             started: OffsetDateTime::now_utc(),
             shutdown,
             server,
+            growing: AtomicBool::new(false),
         })
+    }
+
+    /// Starts growing every log; later calls do nothing.
+    pub fn start_growing(&self) {
+        if self.growing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        for log in &self.logs {
+            tokio::spawn(log.clone().grow(self.shutdown.clone()));
+        }
     }
 
     /// Returns the server URL without a trailing slash, for example `http://127.0.0.1:41234`.
