@@ -379,7 +379,7 @@ impl NatsBus {
             message: err.to_string(),
         })?;
         Ok(RawConsumer::Nats {
-            messages,
+            messages: Box::new(messages),
             max_deliver: self.max_deliver,
         })
     }
@@ -391,7 +391,7 @@ impl NatsBus {
 pub enum RawConsumer {
     Memory(Arc<Mutex<mpsc::Receiver<RawBatch>>>),
     Nats {
-        messages: pull::Stream,
+        messages: Box<pull::Stream>,
         max_deliver: i64,
     },
 }
