@@ -15,8 +15,8 @@
 
 set -euo pipefail
 
-# Oldest Kubernetes release the manifests must work on; HorizontalPodAutoscaler autoscaling/v2
-# and PodDisruptionBudget policy/v1 are both stable there.
+# Oldest Kubernetes release the manifests must work on. HorizontalPodAutoscaler autoscaling/v2
+# and PodDisruptionBudget policy/v1 are both stable in it.
 KUBERNETES_VERSION=1.30.0
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Container health check for all three services: exits 0 when GET /health answers 200 on the
+# Container health check for all three services: exits 0 when GET /health returns 200 on the
 # metrics port (ingest, decoder) or on the main port (gateway). It uses bash's /dev/tcp, so the
 # image needs no curl or wget.
 #
