@@ -1,6 +1,6 @@
 //! Retry delays of log requests and publishes: exponential with jitter, capped, and a longer
-//! pause after `ct_log_retry_max_attempts` failed attempts in a row. A watcher never gives up,
-//! it only waits longer.
+//! pause after `ct_log_retry_max_attempts` failed attempts in a row. A watcher never gives up
+//! but waits longer.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use certstream_shared::Settings;
 
-/// Delay after the first failed attempt; it doubles with each further failure.
+/// Delay after the first failed attempt, doubled after each further failure.
 const INITIAL_DELAY: Duration = Duration::from_millis(500);
 /// Cap of the exponential delay.
 const MAX_DELAY: Duration = Duration::from_secs(30);
@@ -18,7 +18,7 @@ const PAUSE: Duration = Duration::from_secs(60);
 /// Cap of a log's `Retry-After`, so a bogus value cannot stop a watcher for days.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
-/// How a watcher retries one request.
+/// Retry schedule of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts of one request before the longer pause.
@@ -109,7 +109,8 @@ fn with_jitter(base: Duration) -> Duration {
     half + Duration::from_micros(random_u64() % spread)
 }
 
-/// A random number from the standard library's per-instance hash seed, good enough for jitter.
+/// Returns a random number taken from the standard library's random hash seed, which is good
+/// enough for jitter and needs no extra crate.
 fn random_u64() -> u64 {
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u64(0);

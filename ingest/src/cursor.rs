@@ -14,21 +14,22 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
-/// Version written to the state file; files with another version are rejected.
+/// Version written to the state file. Files with another version are rejected.
 const STATE_FILE_VERSION: u32 = 1;
 
 /// Position of one log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
-    /// Index of the next entry to fetch; every entry below it has been published.
-    /// `current_index` is accepted on read, the name other certstream servers use.
+    /// Index of the next entry to fetch. Every entry below it has been published. The name
+    /// `current_index` is accepted on read because reloading01/certstream-server-rust writes
+    /// its state file in this shape with that name.
     #[serde(alias = "current_index")]
     pub next_index: u64,
     /// Highest tree size the log has reported.
     pub tree_size: u64,
 }
 
-/// Why the state file could not be read or written.
+/// Errors of reading or writing the state file.
 #[derive(Debug, thiserror::Error)]
 pub enum CursorError {
     #[error("failed to read cursor state file {path}: {source}")]
@@ -84,7 +85,7 @@ pub fn start_index(tree_size: u64, backfill: u64) -> u64 {
 }
 
 impl CursorStore {
-    /// A store kept in memory only.
+    /// Creates a store kept in memory only.
     pub fn in_memory() -> Self {
         CursorStore {
             path: None,
@@ -126,7 +127,7 @@ impl CursorStore {
         self.lock().cursors.get(url).copied()
     }
 
-    /// Records the cursor of the log at `url`; the next save writes it.
+    /// Records the cursor of the log at `url` for the next save.
     pub fn set(&self, url: &str, cursor: Cursor) {
         let mut state = self.lock();
         if state.cursors.get(url) != Some(&cursor) {
@@ -196,8 +197,8 @@ fn parse_state_file(bytes: &[u8], path: &Path) -> Result<BTreeMap<String, Cursor
     Ok(file.logs)
 }
 
-/// Replaces `path` with the JSON of `contents` so that a reader or a crash sees either the old
-/// or the new file, never a partial one.
+/// Replaces `path` with the JSON of `contents`, so that a reader or a restart after a crash
+/// finds either the old or the new file and never a partial one.
 fn write_atomically(path: &Path, contents: &StateFile) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(contents).map_err(std::io::Error::other)?;
     let directory = match path.parent() {

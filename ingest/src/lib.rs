@@ -34,7 +34,7 @@ const CURSOR_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the bundled log list is replaced by a fresh download from Google.
 const LOG_LIST_REFRESH_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Where the log list comes from and where a newer copy is downloaded while running.
+/// Source of the log list, and the URL of a newer copy downloaded while running.
 #[derive(Debug, Clone)]
 pub struct LogListPlan {
     pub source: LogListSource,
@@ -45,7 +45,8 @@ pub struct LogListPlan {
 }
 
 impl LogListPlan {
-    /// The `log_list` setting's list. Only the bundled list is refreshed, from Google's URL.
+    /// Builds the plan of the `log_list` setting. Only the bundled list is refreshed, from
+    /// Google's URL.
     pub fn from_settings(settings: &Settings) -> Self {
         let source = LogListSource::from_setting(settings.log_list.as_deref());
         let refresh_url = match source {
@@ -228,7 +229,7 @@ async fn refresh_log_list(http: &reqwest::Client, url: &str) -> Option<Vec<LogSo
     }
 }
 
-/// Waits for the next refreshed list; never returns when there is no refresh.
+/// Waits for the next refreshed list, forever when there is no refresh.
 async fn next_refreshed_list(
     refreshes: &mut Option<mpsc::Receiver<Vec<LogSource>>>,
 ) -> Vec<LogSource> {

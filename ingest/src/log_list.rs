@@ -13,16 +13,16 @@ use serde::{Deserialize, Deserializer};
 use certstream_shared::raw::LogSource;
 use certstream_shared::subjects::slug;
 
-/// Where Google publishes the current v3 log list.
+/// URL of Google's current v3 log list.
 pub const GOOGLE_LOG_LIST_URL: &str = "https://www.gstatic.com/ct/log_list/v3/log_list.json";
 
-/// Timeout of one log list download; the list is about 40 KB.
+/// Timeout of one log list download. Google's v3 list is about 40 KB.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Google's v3 list as of 2026-05-29, used when no `log_list` setting is given.
 const BUNDLED_LOG_LIST: &str = include_str!("../log_lists/google_log_list.json");
 
-/// Why a log list could not be loaded.
+/// Errors of loading a log list.
 #[derive(Debug, thiserror::Error)]
 pub enum LogListError {
     #[error("failed to read log list file {path}: {source}")]
@@ -50,7 +50,7 @@ pub enum LogListError {
     },
 }
 
-/// Where the log list comes from, as the `log_list` setting selects it.
+/// Source of the log list, as the `log_list` setting selects it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogListSource {
     /// The copy compiled into the binary (the setting is empty).
@@ -110,7 +110,7 @@ pub struct LogList {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Operator {
     pub name: String,
-    /// RFC 6962 logs; some operators run only tiled logs and omit the key.
+    /// RFC 6962 logs. Some operators run only tiled logs and omit the key.
     #[serde(default)]
     pub logs: Vec<Log>,
     /// Static CT (tiled) logs.
@@ -161,7 +161,7 @@ pub struct TemporalInterval {
     pub end_exclusive: String,
 }
 
-/// Lifecycle state of a log; the list gives it as an object with one key.
+/// Lifecycle state of a log, which the list gives as an object with one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogState {
     Pending,
@@ -187,8 +187,8 @@ impl LogState {
         }
     }
 
-    /// Whether the log accepts or recently accepted certificates that browsers trust, so its new
-    /// entries are worth streaming.
+    /// Returns whether the log accepts or recently accepted certificates that browsers trust,
+    /// so that its new entries are worth streaming.
     pub fn is_followed(&self) -> bool {
         matches!(
             self,
@@ -207,7 +207,7 @@ where
 }
 
 impl LogList {
-    /// Parses a list; `origin` (a path, URL or `bundled`) names it in the error.
+    /// Parses a list. The `origin` (a path, URL or `bundled`) names the list in the error.
     pub fn parse(bytes: &[u8], origin: &str) -> Result<Self, LogListError> {
         serde_json::from_slice(bytes).map_err(|source| LogListError::Parse {
             origin: origin.to_string(),
@@ -238,7 +238,7 @@ impl LogList {
         LogList::parse(&bytes, url)
     }
 
-    /// The RFC 6962 logs to follow: state usable, qualified or readonly, in list order. Each
+    /// Selects the RFC 6962 logs to follow: state usable, qualified or readonly, in list order. Each
     /// gets a slug of its description as id, with `_2`, `_3`... appended when two descriptions
     /// give the same slug. A second log with the URL of an earlier one is skipped, because
     /// cursors are keyed by URL.
@@ -249,11 +249,11 @@ impl LogList {
         for operator in &self.operators {
             for log in &operator.logs {
                 if !log.state.as_ref().is_some_and(LogState::is_followed) {
-                    tracing::debug!(log = %log.description, state = ?log.state, "Log skipped for its state");
+                    tracing::debug!(description = %log.description, state = ?log.state, "Log skipped for its state");
                     continue;
                 }
                 if !urls.insert(log.url.as_str()) {
-                    tracing::warn!(log = %log.description, url = %log.url, "Log skipped, its URL appears twice in the list");
+                    tracing::warn!(description = %log.description, url = %log.url, "Log skipped, its URL appears twice in the list");
                     continue;
                 }
                 followed.push(LogSource {
@@ -268,16 +268,16 @@ impl LogList {
 }
 
 /// Returns the slug of `description`, with the smallest numeric suffix from 2 up that makes it
-/// absent from `taken`, and records it there.
-pub fn unique_slug(description: &str, taken: &mut HashSet<String>) -> String {
+/// absent from `used_ids`, and adds it there.
+pub fn unique_slug(description: &str, used_ids: &mut HashSet<String>) -> String {
     let base = slug(description);
     let mut candidate = base.clone();
     let mut suffix = 2u32;
-    while taken.contains(&candidate) {
+    while used_ids.contains(&candidate) {
         candidate = format!("{base}_{suffix}");
         suffix += 1;
     }
-    taken.insert(candidate.clone());
+    used_ids.insert(candidate.clone());
     candidate
 }
 

@@ -1,7 +1,7 @@
 //! RFC 6962 logs: an HTTP client for `get-sth` and `get-entries`, and the [`watcher`] that
 //! polls one log and publishes its new entries.
 //!
-//! The client neither verifies signatures nor parses leaves; entries stay base64 as the log
+//! The client neither verifies signatures nor parses leaves. Entries stay base64 as the log
 //! served them, and the decoder parses them.
 
 use std::time::Duration;
@@ -17,7 +17,7 @@ pub mod watcher;
 
 pub use watcher::{Watcher, WatcherConfig};
 
-/// A signed tree head; only the fields ingest uses are kept.
+/// A signed tree head, with only the fields ingest uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct SignedTreeHead {
     pub tree_size: u64,
@@ -37,7 +37,7 @@ struct EntriesResponse {
     entries: Vec<LogEntry>,
 }
 
-/// Why a request to a log failed.
+/// Errors of a request to a log.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("request to {url} timed out")]
@@ -70,7 +70,7 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// The `kind` label of the error counter.
+    /// Returns the `kind` label of the error counter.
     pub fn kind(&self) -> ErrorKind {
         match self {
             FetchError::Timeout { .. } => ErrorKind::Timeout,
@@ -80,7 +80,7 @@ impl FetchError {
         }
     }
 
-    /// How long the log asked to wait, from a `Retry-After` header.
+    /// Returns the wait the log requested in a `Retry-After` header.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             FetchError::Status { retry_after, .. } => *retry_after,
@@ -98,8 +98,8 @@ pub struct Rfc6962Client {
 }
 
 impl Rfc6962Client {
-    /// `log_url` is the log's URL from the log list, with or without a trailing `/`. The
-    /// request timeout is the one `http` was built with.
+    /// Creates the client of the log at `log_url` (from the log list, with or without a
+    /// trailing `/`). Requests use the timeout that `http` was built with.
     pub fn new(http: reqwest::Client, log_url: &str) -> Self {
         let base = log_url.trim_end_matches('/');
         Rfc6962Client {

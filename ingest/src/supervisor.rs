@@ -1,9 +1,9 @@
 //! The set of running watchers, one per followed log, keyed by log URL. Applying a new log list
 //! starts watchers for added logs and stops those of removed logs.
 //!
-//! This module does not load lists or save cursors; the crate root does both.
+//! This module does not load lists or save cursors, because the crate root does both.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
@@ -15,7 +15,7 @@ use certstream_shared::Bus;
 use crate::cursor::CursorStore;
 use crate::rfc6962::{Watcher, WatcherConfig};
 
-/// What every watcher shares.
+/// Settings and handles shared by every watcher.
 #[derive(Clone)]
 pub struct WatcherContext {
     pub http: reqwest::Client,
@@ -58,13 +58,12 @@ impl Supervisor {
     /// Makes the running watchers match `logs`: starts one for each new URL and stops those
     /// whose URL is gone. A log already watched keeps its watcher and id.
     pub async fn apply(&mut self, logs: Vec<LogSource>) {
-        let wanted: HashMap<&str, &LogSource> =
-            logs.iter().map(|log| (log.url.as_str(), log)).collect();
+        let listed: HashSet<&str> = logs.iter().map(|log| log.url.as_str()).collect();
 
         let removed: Vec<String> = self
             .watchers
             .keys()
-            .filter(|url| !wanted.contains_key(url.as_str()))
+            .filter(|url| !listed.contains(url.as_str()))
             .cloned()
             .collect();
         for url in removed {

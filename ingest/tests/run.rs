@@ -16,7 +16,7 @@ use support::{memory_bus, next_batch, FakeLog};
 
 const BATCH_WAIT: Duration = Duration::from_secs(10);
 
-/// A v3 log list with one usable log per `(description, url)`.
+/// Builds a v3 log list with one usable log per `(description, url)`.
 fn log_list_json(logs: &[(&str, &str)]) -> String {
     let logs: Vec<String> = logs
         .iter()

@@ -17,7 +17,7 @@ use certstream_shared::Bus;
 
 use support::{batches_through, indices, memory_bus, next_batch, Failure, FakeLog};
 
-/// Longest wait for a batch the watcher should publish.
+/// Maximum wait for a batch the watcher should publish.
 const BATCH_WAIT: Duration = Duration::from_secs(10);
 /// Wait that shows nothing more is published.
 const QUIET_WAIT: Duration = Duration::from_millis(400);
@@ -264,7 +264,7 @@ async fn server_errors_are_retried() {
 async fn invalid_and_empty_responses_are_retried() {
     let log = FakeLog::start(4, 3).await;
     let (bus, mut consumer) = memory_bus().await;
-    // The HTML body answers the first get-sth, and the empty pages the first two get-entries.
+    // The first get-sth receives the HTML body, and the first two get-entries an empty page.
     log.fail_next(&[Failure::Html, Failure::EmptyPage, Failure::EmptyPage]);
     let watcher = RunningWatcher::start(
         log_source("html", log.url("html")),

@@ -1,7 +1,7 @@
 //! The watcher of one RFC 6962 log: a small state machine that polls `get-sth`, fetches the new
 //! entries page by page, publishes each page to the bus and only then advances the log's cursor.
 //!
-//! Errors never stop a watcher; it retries with [`Backoff`] until shutdown. A tree head smaller
+//! Errors never stop a watcher, which retries with [`Backoff`] until shutdown. A tree head smaller
 //! than the highest one seen is ignored, so entries are never streamed twice because of it.
 
 use std::sync::Arc;
@@ -57,13 +57,13 @@ pub struct Watcher {
     last_rollback: Option<u64>,
 }
 
-/// What the watcher does next.
+/// Next step of a watcher.
 enum State {
     /// Request the signed tree head.
     PollHead,
     /// Request the next page of entries below the highest tree size seen.
     FetchEntries,
-    /// Publish a received page; the cursor moves once the bus has stored it.
+    /// Publish a received page. The cursor moves once the bus has stored it.
     Publish(RawBatch),
     /// Sleep, then continue with `then`.
     Wait { delay: Duration, then: Box<State> },

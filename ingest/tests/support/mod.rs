@@ -1,6 +1,6 @@
 //! A minimal RFC 6962 log on 127.0.0.1 for the watcher tests: it serves `get-sth` and
 //! `get-entries` over HTTP/1.1 with one request per connection, caps pages, grows on request and
-//! can answer the next requests with a failure.
+//! can fail the next requests on purpose.
 //!
 //! Entry `i` has `leaf_input` `leaf-i` and `extra_data` `extra-i`; ingest passes both through
 //! unchanged, so the tests compare them as plain strings.
@@ -23,7 +23,7 @@ use certstream_shared::Bus;
 /// Maximum size of a request head the fake log reads.
 const MAX_REQUEST_BYTES: usize = 8 * 1024;
 
-/// A canned answer to one upcoming request, whatever its endpoint.
+/// A failure the fake log returns for one upcoming request, whatever its endpoint.
 #[derive(Debug, Clone, Copy)]
 pub enum Failure {
     /// Respond with this HTTP status and an HTML body.
@@ -32,7 +32,8 @@ pub enum Failure {
     Delay(Duration),
     /// Respond 200 with a body that is not JSON.
     Html,
-    /// Respond to the next `get-entries` with an empty page; `get-sth` requests pass it by.
+    /// Respond to the next `get-entries` with an empty page. Requests to `get-sth` leave it
+    /// queued.
     EmptyPage,
 }
 
@@ -70,7 +71,7 @@ impl FakeLog {
         FakeLog { addr, state, task }
     }
 
-    /// The log URL as a log list would give it, with a trailing `/`.
+    /// Returns the log URL as a log list would give it, with a trailing `/`.
     pub fn url(&self, log_path: &str) -> String {
         format!("http://{}/{log_path}/", self.addr)
     }
@@ -232,7 +233,7 @@ fn http_response(status: u16, content_type: &str, body: &str) -> String {
     )
 }
 
-/// An in-process bus and its consumer, to read what a watcher published.
+/// Creates an in-process bus and its consumer, to read what a watcher published.
 pub async fn memory_bus() -> (Bus, RawConsumer) {
     let bus = Bus::Memory(MemoryBus::new(16));
     let consumer = bus.raw_consumer().await.unwrap();
