@@ -245,12 +245,18 @@ pub fn parse_time(tag: u8, bytes: &[u8]) -> Option<i64> {
         }
         Some(s.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
     };
+    // A UTCTime holding 14 digits is GeneralizedTime-shaped: read it as one.
+    let generalized = tag == tag::GENERALIZED_TIME
+        || (tag == tag::UTC_TIME
+            && bytes
+                .get(..14)
+                .is_some_and(|d| d.iter().all(u8::is_ascii_digit)));
     let (year, rest) = match tag {
+        _ if generalized => (digits(bytes.get(0..4)?)?, bytes.get(4..)?),
         tag::UTC_TIME => {
             let yy = digits(bytes.get(0..2)?)?;
             (if yy < 50 { 2000 + yy } else { 1900 + yy }, bytes.get(2..)?)
         }
-        tag::GENERALIZED_TIME => (digits(bytes.get(0..4)?)?, bytes.get(4..)?),
         _ => return None,
     };
     let month = digits(rest.get(0..2)?)?;
@@ -391,6 +397,10 @@ mod tests {
         assert_eq!(
             parse_time(tag::GENERALIZED_TIME, b"20260520174812.123Z"),
             Some(1_779_299_292)
+        );
+        assert_eq!(
+            parse_time(tag::UTC_TIME, b"19020701025736Z"),
+            Some(-2_130_267_744)
         );
         assert_eq!(parse_time(tag::UTC_TIME, b"26x520174812Z"), None);
         assert_eq!(parse_time(tag::UTC_TIME, b"26"), None);
