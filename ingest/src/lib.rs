@@ -78,6 +78,8 @@ pub async fn run_with_log_list(
     let timeout = Duration::from_secs(settings.ct_log_request_timeout_secs.get());
     let http = rfc6962::http_client(timeout).context("failed to build the HTTP client")?;
     let logs = load_followed_logs(&plan.source, &http).await?;
+    // TODO: on NATS, cursors belong in a JetStream KV bucket. Until then each ingest process
+    // keeps its own state file, so replicas sharing a bus cannot share or hand over cursors.
     let cursors = Arc::new(CursorStore::from_setting(
         settings.ct_log_state_file.clone(),
     )?);
