@@ -155,3 +155,88 @@ fn truncated_and_mutated_certificates_never_panic() {
     }
 }
 
+fn leaf_of(rel: &str) -> (bool, Value) {
+    let bytes = std::fs::read(common::fixture(&format!("certs/{rel}"))).unwrap();
+    let certs = common::certs_from_file(&bytes);
+    let (decoded, full) = decode(&certs[0], &[]);
+    (decoded.fallback, full["data"]["leaf_cert"].clone())
+}
+
+/// Exact renderings of fields that break parsers, checked against `openssl x509 -text`.
+#[test]
+fn exact_values_of_hard_fields() {
+    let (fallback, leaf) = leaf_of("cryptography-vectors/negative_serial.pem");
+    assert!(!fallback);
+    // openssl: serial=-04316693ED, i.e. the two's complement bytes FB CE 99 6C 13.
+    assert_eq!(leaf["serial_number"], "FBCE996C13");
+    assert_eq!(
+        leaf["fingerprint"],
+        "07:D5:28:06:C1:32:F0:DC:B5:2C:A6:2C:CE:5E:5E:00:D3:FA:81:1D"
+    );
+    assert_eq!(
+        leaf["extensions"]["authorityKeyIdentifier"],
+        "keyid:01:02:03"
+    );
+    assert_eq!(
+        leaf["subject"]["aggregated"],
+        "/C=US/CN=gov.us/L=Tallahassee/O=Extreme Discord/OU=Chaos/ST=FL"
+    );
+    assert_eq!(leaf["subject"]["emailAddress"], Value::Null);
+
+    let (_, leaf) = leaf_of("zlint/SANIPv6Address.pem");
+    assert_eq!(
+        leaf["extensions"]["subjectAltName"],
+        "IP Address:2001:db8::2:1"
+    );
+    assert_eq!(leaf["serial_number"], "03");
+
+    let (_, leaf) = leaf_of("google-ct-python/dsa_with_sha256.der");
+    assert_eq!(leaf["signature_algorithm"], "dsa, sha256");
+    assert_eq!(
+        leaf["extensions"]["authorityInfoAccess"],
+        "URI:http://sp.symcd.com, URI:http://sp.symcb.com/sp.crt"
+    );
+    assert_eq!(
+        leaf["extensions"]["certificatePolicies"],
+        "Policy: 2.16.840.1.113733.1.7.23.6\n"
+    );
+
+    let (_, leaf) = leaf_of("cryptography-vectors/san_email_dns_ip_dirname_uri.pem");
+    assert_eq!(
+        leaf["extensions"]["subjectAltName"],
+        "email:user@cryptography.io, DNS:cryptography.io, IP Address:127.0.0.1, \
+         IP Address:ff::, DirName:/CN=dirCN/O=Cryptographic Authority, URI:https://cryptography.io"
+    );
+
+    let (_, leaf) = leaf_of("google-ct-python/null_chars.pem");
+    assert_eq!(leaf["subject"]["CN"], "null.python.org\u{0}example.org");
+    assert_eq!(leaf["subject"]["emailAddress"], "python-dev@python.org");
+    assert_eq!(leaf["serial_number"], "00");
+
+    // UniversalString CN, TeletexString O.
+    let (_, leaf) = leaf_of("zlint/subjectCNWrongEncoding.pem");
+    assert_eq!(leaf["subject"]["CN"], "U");
+    let (_, leaf) = leaf_of("zlint/subjectOWrongEncoding.pem");
+    assert_eq!(leaf["subject"]["aggregated"], "/O=TeletexString");
+
+    // A precertificate in an x509_entry still reports its poison extension.
+    let (_, leaf) = leaf_of("cryptography-vectors/cryptography.io.precert.pem");
+    assert_eq!(leaf["extensions"]["ctlPoisonByte"], true);
+    assert_eq!(
+        leaf["extensions"]["keyUsage"],
+        "Digital Signature, Key Encipherment"
+    );
+
+    // BER indefinite length: x509-parser rejects it, the lenient walk still reads it.
+    let (fallback, leaf) = leaf_of("google-ct-python/asn1_indefinite_length_encoding.pem");
+    assert!(fallback);
+    assert_eq!(leaf["signature_algorithm"], "md5, rsa");
+    assert_eq!(
+        leaf["subject"]["aggregated"],
+        "/L=Internet/O=VeriSign, Inc./OU=VeriSign Class 1 CA - Individual Subscriber"
+    );
+    assert_eq!(
+        leaf["sha1"],
+        "6C:E1:42:24:B0:D0:12:BE:38:84:43:DF:1B:0D:BB:08:CA:BC:44:24"
+    );
+}
