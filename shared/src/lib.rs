@@ -6,12 +6,14 @@
 //! - [`admin`]: `/metrics` and `/health` for the ingest and decoder processes.
 //! - [`bus`]: the bus between the stages, either NATS JetStream or an in-process channel set.
 //! - [`telemetry`]: tracing setup and the Prometheus registry.
+//! - [`service`]: the common frame of the ingest and decoder binaries.
 //! - [`shutdown`]: the cancellation token that SIGINT and SIGTERM trigger.
 
 pub mod admin;
 pub mod bus;
 pub mod config;
 pub mod raw;
+pub mod service;
 pub mod shutdown;
 pub mod subjects;
 pub mod telemetry;

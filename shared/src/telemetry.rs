@@ -3,6 +3,7 @@
 //! Log lines go to stderr in the compact `tracing` format. `RUST_LOG` overrides the configured
 //! level with a full filter (for example `certstream_ingest=debug,info`).
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use prometheus::{Encoder, Registry, TextEncoder};
@@ -17,6 +18,7 @@ pub fn init_tracing(level: LogLevel) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

@@ -26,7 +26,10 @@ const PYTHON_ENV: &str = "CERTSTREAM_TEST_PYTHON";
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // The test runs from target/<profile>/deps; binaries sit in target/<profile>.
-    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
     let path = dir.join(name);
     assert!(
         path.is_file(),
@@ -51,7 +54,11 @@ impl Service {
     /// the test's own environment is inherited.
     pub fn spawn(name: &str, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Service {
         let mut command = Command::new(program);
-        command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (key, _) in std::env::vars() {
             if key.starts_with("CERTSTREAM_") {
                 command.env_remove(key);
@@ -62,8 +69,16 @@ impl Service {
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {name} ({}): {err}", program.display()));
         let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-                       child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)]
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
         .into_iter()
         .flatten()
         {
@@ -74,18 +89,32 @@ impl Service {
                 }
             });
         }
-        Service { name: name.to_string(), child, lines }
+        Service {
+            name: name.to_string(),
+            child,
+            lines,
+        }
     }
 
     /// Waits until an output line contains `needle` and returns that line.
     pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(line) = self.lines.lock().expect("log lines lock").iter().find(|line| line.contains(needle)) {
+            if let Some(line) = self
+                .lines
+                .lock()
+                .expect("log lines lock")
+                .iter()
+                .find(|line| line.contains(needle))
+            {
                 return line.clone();
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{} exited with {status} before printing {needle:?}:\n{}", self.name, self.output());
+                panic!(
+                    "{} exited with {status} before printing {needle:?}:\n{}",
+                    self.name,
+                    self.output()
+                );
             }
             assert!(
                 Instant::now() < deadline,
@@ -100,8 +129,15 @@ impl Service {
     /// Waits for the "Gateway listening" line and returns the bound address.
     pub fn listening_address(&mut self) -> String {
         let line = self.wait_for_line("Gateway listening", Duration::from_secs(30));
-        let start = line.find("addr=").expect("addr field in the listening line") + "addr=".len();
-        line[start..].split_whitespace().next().expect("address after addr=").to_string()
+        let start = line
+            .find("addr=")
+            .expect("addr field in the listening line")
+            + "addr=".len();
+        line[start..]
+            .split_whitespace()
+            .next()
+            .expect("address after addr=")
+            .to_string()
     }
 
     pub fn output(&self) -> String {
@@ -119,7 +155,9 @@ impl Service {
 
     /// Sends SIGTERM and waits up to `timeout` for the process to exit; returns whether it did.
     pub fn terminate(&mut self, timeout: Duration) -> bool {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -136,7 +174,12 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!("--- output of {} ---\n{}\n--- end of {} ---", self.name, self.output(), self.name);
+            eprintln!(
+                "--- output of {} ---\n{}\n--- end of {} ---",
+                self.name,
+                self.output(),
+                self.name
+            );
         }
     }
 }
@@ -184,7 +227,11 @@ impl NatsServer {
             &[],
         );
         let url = read_ports_file(&ports, Duration::from_secs(20));
-        NatsServer { url, _service: service, _dir: dir }
+        NatsServer {
+            url,
+            _service: service,
+            _dir: dir,
+        }
     }
 }
 
@@ -201,14 +248,19 @@ fn read_ports_file(dir: &Path, timeout: Duration) -> String {
                 }
             }
         }
-        assert!(Instant::now() < deadline, "nats-server wrote no ports file within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "nats-server wrote no ports file within {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|path| path.is_file())
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|path| path.is_file())
     })
 }
 
@@ -223,22 +275,34 @@ pub struct Received {
 
 /// Connects a plain WebSocket client and records messages until `count` non-heartbeat messages
 /// arrived or `timeout` passed. Panics on a Binary frame or on text that is not JSON.
-pub async fn collect_websocket(url: String, count: usize, timeout: Duration) -> tokio::task::JoinHandle<Received> {
-    let (mut socket, _) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url.as_str()))
-        .await
-        .unwrap_or_else(|_| panic!("connecting to {url} timed out"))
-        .unwrap_or_else(|err| panic!("connecting to {url} failed: {err}"));
+pub async fn collect_websocket(
+    url: String,
+    count: usize,
+    timeout: Duration,
+) -> tokio::task::JoinHandle<Received> {
+    let (mut socket, _) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(url.as_str()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("connecting to {url} timed out"))
+    .unwrap_or_else(|err| panic!("connecting to {url} failed: {err}"));
     tokio::spawn(async move {
         let mut received = Received::default();
         let deadline = tokio::time::Instant::now() + timeout;
         while received.messages.len() < count {
             let frame = match tokio::time::timeout_at(deadline, socket.next()).await {
                 Err(_) | Ok(None) => break,
-                Ok(Some(frame)) => frame.unwrap_or_else(|err| panic!("{url}: WebSocket error: {err}")),
+                Ok(Some(frame)) => {
+                    frame.unwrap_or_else(|err| panic!("{url}: WebSocket error: {err}"))
+                }
             };
             match frame {
                 Message::Text(text) => {
-                    assert!(!text.ends_with('\n'), "{url}: Text frame ends with a newline");
+                    assert!(
+                        !text.ends_with('\n'),
+                        "{url}: Text frame ends with a newline"
+                    );
                     let value: Value = serde_json::from_str(&text)
                         .unwrap_or_else(|err| panic!("{url}: frame is not JSON ({err}): {text}"));
                     if value["message_type"] == "heartbeat" {
@@ -279,11 +343,21 @@ impl PythonClient {
         let mut service = Service::spawn(
             "python certstream client",
             &python,
-            &[script.to_str().expect("UTF-8 path"), url, output.to_str().expect("UTF-8 path"), &count, &timeout],
+            &[
+                script.to_str().expect("UTF-8 path"),
+                url,
+                output.to_str().expect("UTF-8 path"),
+                &count,
+                &timeout,
+            ],
             &[],
         );
         service.wait_for_line("connected", Duration::from_secs(30));
-        PythonClient { service, output, _dir: dir }
+        PythonClient {
+            service,
+            output,
+            _dir: dir,
+        }
     }
 
     /// Waits for the client to exit and returns the messages it received.
@@ -294,7 +368,9 @@ impl PythonClient {
             std::thread::sleep(Duration::from_millis(50));
         }
         let text = std::fs::read_to_string(&self.output).expect("python client output file");
-        text.lines().map(|line| serde_json::from_str(line).expect("JSON line")).collect()
+        text.lines()
+            .map(|line| serde_json::from_str(line).expect("JSON line"))
+            .collect()
     }
 }
 
@@ -303,7 +379,10 @@ impl PythonClient {
 /// Key of a certificate message: log URL and index.
 pub fn entry_key(message: &Value) -> (String, u64) {
     let data = &message["data"];
-    let url = data["source"]["url"].as_str().expect("data.source.url").to_string();
+    let url = data["source"]["url"]
+        .as_str()
+        .expect("data.source.url")
+        .to_string();
     let index = data["cert_index"].as_u64().expect("data.cert_index");
     (url, index)
 }
@@ -312,9 +391,15 @@ pub fn entry_key(message: &Value) -> (String, u64) {
 pub fn unique_keys(stream: &str, messages: &[Value]) -> BTreeSet<(String, u64)> {
     let mut keys = BTreeSet::new();
     for message in messages {
-        assert_eq!(message["message_type"], "certificate_update", "{stream}: unexpected message {message}");
+        assert_eq!(
+            message["message_type"], "certificate_update",
+            "{stream}: unexpected message {message}"
+        );
         let key = entry_key(message);
-        assert!(keys.insert(key.clone()), "{stream}: entry {key:?} arrived twice");
+        assert!(
+            keys.insert(key.clone()),
+            "{stream}: entry {key:?} arrived twice"
+        );
     }
     keys
 }
@@ -328,7 +413,12 @@ pub fn assert_matches_expected(actual: &Value, expected: &Value, context: &str) 
 }
 
 fn compare(actual: &Value, expected: &Value, path: &str, context: &str) {
-    const SERVED_LOCALLY: [&str; 4] = ["/data/seen", "/data/cert_index", "/data/cert_link", "/data/source"];
+    const SERVED_LOCALLY: [&str; 4] = [
+        "/data/seen",
+        "/data/cert_index",
+        "/data/cert_link",
+        "/data/source",
+    ];
     if SERVED_LOCALLY.contains(&path) {
         return;
     }
@@ -349,7 +439,11 @@ fn compare(actual: &Value, expected: &Value, path: &str, context: &str) {
             }
         }
         (Value::Number(expected), Value::Number(actual)) => {
-            assert_eq!(actual.as_f64(), expected.as_f64(), "{context}: value of {path}");
+            assert_eq!(
+                actual.as_f64(),
+                expected.as_f64(),
+                "{context}: value of {path}"
+            );
         }
         _ => assert_eq!(actual, expected, "{context}: value of {path}"),
     }
