@@ -35,7 +35,10 @@ impl Hub {
 
     /// The most recent message of a stream kind, if any arrived yet.
     pub fn latest(&self, kind: StreamKind) -> Option<Utf8Bytes> {
-        self.latest[index(kind)].read().ok().and_then(|latest| latest.clone())
+        self.latest[index(kind)]
+            .read()
+            .ok()
+            .and_then(|latest| latest.clone())
     }
 
     fn publish(&self, kind: StreamKind, frame: Utf8Bytes) {
@@ -69,7 +72,12 @@ pub async fn start_relays(
     Ok(())
 }
 
-async fn relay(kind: StreamKind, mut subscription: FrameSubscription, hub: Arc<Hub>, shutdown: CancellationToken) {
+async fn relay(
+    kind: StreamKind,
+    mut subscription: FrameSubscription,
+    hub: Arc<Hub>,
+    shutdown: CancellationToken,
+) {
     let received = metrics::frames_received(kind);
     loop {
         let event = tokio::select! {
@@ -90,7 +98,11 @@ async fn relay(kind: StreamKind, mut subscription: FrameSubscription, hub: Arc<H
             },
             Some(FrameEvent::Lagged(count)) => {
                 metrics::frames_lost(kind).inc_by(count);
-                tracing::warn!(stream = kind.as_str(), lost = count, "Relay fell behind the bus");
+                tracing::warn!(
+                    stream = kind.as_str(),
+                    lost = count,
+                    "Relay fell behind the bus"
+                );
             }
             None => {
                 tracing::error!(stream = kind.as_str(), "Bus subscription ended");

@@ -46,7 +46,12 @@ pub async fn bind(settings: &Settings) -> anyhow::Result<TcpListener> {
 
 /// Serves clients on `listener` with messages from `bus` until `shutdown` is cancelled, then
 /// closes every client connection (close code 1001) and returns.
-pub async fn run(settings: Settings, bus: Bus, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    bus: Bus,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let hub = Hub::new(settings.buffer_size.get());
     let relays = TaskTracker::new();
     fanout::start_relays(&bus, hub.clone(), &relays, shutdown.clone()).await?;
@@ -69,8 +74,14 @@ pub async fn run(settings: Settings, bus: Bus, listener: TcpListener, shutdown: 
 
     state.clients.close();
     relays.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, state.clients.wait()).await.is_err() {
-        tracing::warn!(remaining = state.clients.len(), "Clients still open after the shutdown grace period");
+    if tokio::time::timeout(SHUTDOWN_GRACE, state.clients.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            remaining = state.clients.len(),
+            "Clients still open after the shutdown grace period"
+        );
     }
     relays.wait().await;
     tracing::info!("Gateway stopped");

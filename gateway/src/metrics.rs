@@ -9,7 +9,10 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 static CLIENTS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     register(
         IntGaugeVec::new(
-            Opts::new("certstream_gateway_clients", "Connected clients by transport and stream"),
+            Opts::new(
+                "certstream_gateway_clients",
+                "Connected clients by transport and stream",
+            ),
             &["transport", "stream"],
         )
         .expect("valid metric definition"),
@@ -19,7 +22,10 @@ static CLIENTS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
 static FRAMES_RECEIVED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register(
         IntCounterVec::new(
-            Opts::new("certstream_gateway_frames_received_total", "Messages received from the bus by stream"),
+            Opts::new(
+                "certstream_gateway_frames_received_total",
+                "Messages received from the bus by stream",
+            ),
             &["stream"],
         )
         .expect("valid metric definition"),
@@ -55,7 +61,10 @@ static FRAMES_LOST: LazyLock<IntCounterVec> = LazyLock::new(|| {
 static MESSAGES_SENT: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register(
         IntCounterVec::new(
-            Opts::new("certstream_gateway_messages_sent_total", "Messages written to clients"),
+            Opts::new(
+                "certstream_gateway_messages_sent_total",
+                "Messages written to clients",
+            ),
             &["transport", "stream"],
         )
         .expect("valid metric definition"),
@@ -78,7 +87,10 @@ static MESSAGES_DROPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
 static DISCONNECTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register(
         IntCounterVec::new(
-            Opts::new("certstream_gateway_disconnects_total", "Client connections ended, by reason"),
+            Opts::new(
+                "certstream_gateway_disconnects_total",
+                "Client connections ended, by reason",
+            ),
             &["transport", "reason"],
         )
         .expect("valid metric definition"),
@@ -130,5 +142,7 @@ impl DisconnectReason {
 }
 
 pub fn disconnected(transport: &str, reason: DisconnectReason) {
-    DISCONNECTS.with_label_values(&[transport, reason.as_str()]).inc();
+    DISCONNECTS
+        .with_label_values(&[transport, reason.as_str()])
+        .inc();
 }

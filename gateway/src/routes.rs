@@ -16,8 +16,11 @@ use crate::ws::{self, MAX_INBOUND_BYTES};
 use crate::AppState;
 
 /// Paths of each stream kind; each is also served with a trailing `/`.
-const STREAM_PATHS: [(&str, StreamKind); 3] =
-    [("/", StreamKind::Lite), ("/full-stream", StreamKind::Full), ("/domains-only", StreamKind::Domains)];
+const STREAM_PATHS: [(&str, StreamKind); 3] = [
+    ("/", StreamKind::Lite),
+    ("/full-stream", StreamKind::Full),
+    ("/domains-only", StreamKind::Domains),
+];
 
 /// Builds the router for the enabled endpoints.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -28,7 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                             State(state): State<Arc<AppState>>| async move {
             stream_endpoint(kind, upgrade, state)
         };
-        router = router.route(path, get(handler.clone()));
+        router = router.route(path, get(handler));
         if path != "/" {
             router = router.route(&format!("{path}/"), get(handler));
         }
@@ -37,7 +40,10 @@ pub fn router(state: Arc<AppState>) -> Router {
                 "/" => "/example.json".to_string(),
                 other => format!("{other}/example.json"),
             };
-            router = router.route(&example_path, get(move |state: State<Arc<AppState>>| example(kind, state)));
+            router = router.route(
+                &example_path,
+                get(move |state: State<Arc<AppState>>| example(kind, state)),
+            );
         }
     }
     if settings.health_enabled {
@@ -60,9 +66,15 @@ fn stream_endpoint(
             upgrade
                 .max_message_size(MAX_INBOUND_BYTES)
                 .max_frame_size(MAX_INBOUND_BYTES)
-                .on_upgrade(move |socket| tracker.track_future(ws::serve_client(socket, kind, state)))
+                .on_upgrade(move |socket| {
+                    tracker.track_future(ws::serve_client(socket, kind, state))
+                })
         }
-        Ok(_) => (StatusCode::NOT_FOUND, "WebSocket endpoints are disabled on this server\n").into_response(),
+        Ok(_) => (
+            StatusCode::NOT_FOUND,
+            "WebSocket endpoints are disabled on this server\n",
+        )
+            .into_response(),
         Err(_) if kind == StreamKind::Lite => Html(index_page()).into_response(),
         Err(rejection) => rejection.into_response(),
     }
@@ -70,7 +82,11 @@ fn stream_endpoint(
 
 async fn example(kind: StreamKind, State(state): State<Arc<AppState>>) -> Response {
     match state.hub.latest(kind) {
-        Some(frame) => ([(header::CONTENT_TYPE, "application/json")], frame.to_string()).into_response(),
+        Some(frame) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            frame.to_string(),
+        )
+            .into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "no message received yet\n").into_response(),
     }
 }

@@ -8,14 +8,26 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs the whole pipeline until `shutdown` is cancelled. The gateway stops first, then the
 /// decoder, then ingest, which saves its cursors last.
-pub async fn run(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let bus = Bus::Memory(MemoryBus::new(settings.buffer_size.get()));
 
     // The gateway subscribes before anything is decoded, so the first messages reach clients.
     let ingest_stop = CancellationToken::new();
     let decoder_stop = CancellationToken::new();
-    let gateway = tokio::spawn(crate::run(settings.clone(), bus.clone(), listener, shutdown.clone()));
-    let decoder = tokio::spawn(certstream_decoder::worker::run(bus.clone(), decoder_stop.clone()));
+    let gateway = tokio::spawn(crate::run(
+        settings.clone(),
+        bus.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    let decoder = tokio::spawn(certstream_decoder::worker::run(
+        bus.clone(),
+        decoder_stop.clone(),
+    ));
     let ingest = tokio::spawn(certstream_ingest::run(settings, bus, ingest_stop.clone()));
 
     shutdown.cancelled().await;
@@ -25,7 +37,11 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
     ingest_stop.cancel();
     let ingest_result = ingest.await;
 
-    for (stage, result) in [("gateway", gateway_result), ("decoder", decoder_result), ("ingest", ingest_result)] {
+    for (stage, result) in [
+        ("gateway", gateway_result),
+        ("decoder", decoder_result),
+        ("ingest", ingest_result),
+    ] {
         match result {
             Ok(Ok(())) => {}
             Ok(Err(err)) => return Err(err.context(format!("{stage} failed"))),

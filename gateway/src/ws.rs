@@ -106,7 +106,10 @@ async fn close<S>(sink: &mut S, code: u16, reason: &'static str) -> Result<(), a
 where
     S: futures::Sink<Message, Error = axum::Error> + Unpin,
 {
-    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
     tokio::time::timeout(WRITE_DEADLINE, sink.send(Message::Close(Some(frame))))
         .await
         .unwrap_or(Ok(()))
@@ -115,5 +118,7 @@ where
 /// `{"message_type":"heartbeat","timestamp":<float Unix seconds>}`.
 pub fn heartbeat_message() -> Utf8Bytes {
     let timestamp = certstream_shared::raw::unix_now();
-    Utf8Bytes::from(serde_json::json!({"message_type": "heartbeat", "timestamp": timestamp}).to_string())
+    Utf8Bytes::from(
+        serde_json::json!({"message_type": "heartbeat", "timestamp": timestamp}).to_string(),
+    )
 }
