@@ -6,6 +6,8 @@
 # Ports come from CERTSTREAM_METRICS_PORT and CERTSTREAM_PORT, with the services' defaults.
 
 set -u
+# A server that closes the connection early must fail the check, not kill bash with SIGPIPE.
+trap '' PIPE
 
 # Sends GET /health to 127.0.0.1:$1 and succeeds when the status line has code 200.
 probe_health() {
