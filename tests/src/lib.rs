@@ -8,5 +8,6 @@
 pub mod expected;
 pub mod fake_log;
 pub mod fixtures;
+pub mod loadgen;
 
 pub use fixtures::fixtures_dir;
