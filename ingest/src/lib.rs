@@ -2,7 +2,8 @@
 //! entries to the bus and persists a cursor per log.
 //!
 //! - [`log_list`]: the list of logs and which of them to follow.
-//! - [`rfc6962`]: the RFC 6962 client and the per-log watcher.
+//! - [`rfc6962`] and [`static_ct`]: clients of the two read APIs, joined in [`log_client`];
+//!   [`fetch`]: their HTTP requests. [`watcher`]: the per-log state machine.
 //! - [`cursor`]: next index and highest tree size per log, in memory and in the state file.
 //! - [`backoff`]: retry delays. [`metrics`]: Prometheus metrics. [`supervisor`]: the watcher set.
 
@@ -14,18 +15,22 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use certstream_shared::raw::LogSource;
 use certstream_shared::{Bus, Settings};
 
 pub mod backoff;
 pub mod cursor;
+pub mod fetch;
+pub mod log_client;
 pub mod log_list;
 pub mod metrics;
 pub mod rfc6962;
+pub mod static_ct;
 pub mod supervisor;
+pub mod watcher;
 
 use cursor::{CursorError, CursorStore};
-use log_list::{LogList, LogListSource, GOOGLE_LOG_LIST_URL};
+use log_list::{FollowedLog, LogList, LogListSource, GOOGLE_LOG_LIST_URL};
+use static_ct::issuers::IssuerCache;
 use supervisor::{Supervisor, WatcherContext};
 
 /// How often changed cursors are written to the state file while running.
@@ -95,7 +100,8 @@ pub async fn run_with_log_list(
         http: http.clone(),
         bus,
         cursors: Arc::clone(&cursors),
-        config: rfc6962::WatcherConfig::from_settings(&settings),
+        config: watcher::WatcherConfig::from_settings(&settings),
+        issuers: Arc::new(IssuerCache::new()),
     };
     let mut supervisor = Supervisor::new(context, shutdown.clone());
     supervisor.apply(logs).await;
@@ -137,13 +143,11 @@ pub async fn run_with_log_list(
 async fn load_followed_logs(
     source: &LogListSource,
     http: &reqwest::Client,
-) -> anyhow::Result<Vec<LogSource>> {
+) -> anyhow::Result<Vec<FollowedLog>> {
     let list = source.load(http).await?;
-    let logs = list.followed_logs();
+    let logs = list.followed();
     if logs.is_empty() {
-        anyhow::bail!(
-            "log list {source} contains no RFC 6962 log in state usable, qualified or readonly"
-        );
+        anyhow::bail!("log list {source} contains no log in state usable, qualified or readonly");
     }
     Ok(logs)
 }
@@ -187,7 +191,7 @@ fn spawn_log_list_refresh(
     url: String,
     interval: Duration,
     shutdown: CancellationToken,
-) -> (JoinHandle<()>, mpsc::Receiver<Vec<LogSource>>) {
+) -> (JoinHandle<()>, mpsc::Receiver<Vec<FollowedLog>>) {
     let (sender, receiver) = mpsc::channel(1);
     let task = tokio::spawn(async move {
         loop {
@@ -213,10 +217,10 @@ fn spawn_log_list_refresh(
 
 /// Downloads the list at `url` and returns its followed logs, or `None` after logging why the
 /// current list stays.
-async fn refresh_log_list(http: &reqwest::Client, url: &str) -> Option<Vec<LogSource>> {
+async fn refresh_log_list(http: &reqwest::Client, url: &str) -> Option<Vec<FollowedLog>> {
     match LogList::download(http, url).await {
         Ok(list) => {
-            let logs = list.followed_logs();
+            let logs = list.followed();
             if logs.is_empty() {
                 tracing::warn!(url = %url, "Downloaded log list follows no log, keeping the current list");
                 return None;
@@ -233,8 +237,8 @@ async fn refresh_log_list(http: &reqwest::Client, url: &str) -> Option<Vec<LogSo
 
 /// Waits for the next refreshed list, forever when there is no refresh.
 async fn next_refreshed_list(
-    refreshes: &mut Option<mpsc::Receiver<Vec<LogSource>>>,
-) -> Vec<LogSource> {
+    refreshes: &mut Option<mpsc::Receiver<Vec<FollowedLog>>>,
+) -> Vec<FollowedLog> {
     if let Some(receiver) = refreshes {
         if let Some(logs) = receiver.recv().await {
             return logs;

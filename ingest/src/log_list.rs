@@ -1,13 +1,15 @@
 //! The CT log list: Google's v3 `log_list.json` (or a list of the same shape) read from the copy
 //! bundled in the binary, a file or an http(s) URL, and the choice of the logs to follow.
 //!
-//! This module only parses and selects. Starting a watcher per log is the job of the crate root,
-//! and the list's `tiled_logs` are parsed but not followed yet.
+//! This module only parses and selects, both RFC 6962 `logs` and Static CT `tiled_logs`.
+//! Starting a watcher per log is the job of the crate root.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use serde::{Deserialize, Deserializer};
 
 use certstream_shared::raw::LogSource;
@@ -114,7 +116,6 @@ pub struct Operator {
     #[serde(default)]
     pub logs: Vec<Log>,
     /// Static CT (tiled) logs.
-    // TODO: no watcher follows tiled logs yet, so their entries are not streamed.
     #[serde(default)]
     pub tiled_logs: Vec<TiledLog>,
 }
@@ -153,6 +154,27 @@ pub struct TiledLog {
     pub state: Option<LogState>,
     #[serde(default)]
     pub temporal_interval: Option<TemporalInterval>,
+}
+
+/// A log to follow: how it appears in published batches, and how to read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowedLog {
+    pub source: LogSource,
+    pub api: LogApi,
+}
+
+/// The read API of a followed log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogApi {
+    /// RFC 6962 `get-sth` and `get-entries` below `source.url`.
+    Rfc6962,
+    /// Static CT checkpoint and tiles below `source.url` (the monitoring prefix).
+    StaticCt {
+        /// The submission prefix, whose scheme-less form is the checkpoint origin.
+        submission_url: String,
+        /// DER SubjectPublicKeyInfo of the log key, decoded from the list's base64.
+        key: Vec<u8>,
+    },
 }
 
 /// The range of certificate expiry times a log accepts, as RFC 3339 timestamps.
@@ -239,32 +261,78 @@ impl LogList {
         LogList::parse(&bytes, url)
     }
 
-    /// Selects the RFC 6962 logs to follow: state usable, qualified or readonly, in list order. Each
-    /// gets a slug of its description as id, with `_2`, `_3`... appended when two descriptions
-    /// give the same slug. A second log with the URL of an earlier one is skipped, because
-    /// cursors are keyed by URL.
+    /// Selects the RFC 6962 logs to follow, as [`LogList::followed`] does.
     pub fn followed_logs(&self) -> Vec<LogSource> {
-        let mut ids = HashSet::new();
-        let mut urls = HashSet::new();
-        let mut followed = Vec::new();
+        self.followed()
+            .into_iter()
+            .filter(|log| log.api == LogApi::Rfc6962)
+            .map(|log| log.source)
+            .collect()
+    }
+
+    /// Selects the logs to follow: RFC 6962 and Static CT logs in state usable, qualified or
+    /// readonly, each operator's RFC 6962 logs before its tiled logs. Each gets a slug of its
+    /// description as id, with `_2`, `_3`... appended when two descriptions give the same slug.
+    /// A second log with the URL of an earlier one is skipped, because cursors are keyed by URL,
+    /// and so is a tiled log whose key is not base64.
+    pub fn followed(&self) -> Vec<FollowedLog> {
+        let mut selection = Selection::default();
         for operator in &self.operators {
             for log in &operator.logs {
-                if !log.state.as_ref().is_some_and(LogState::is_followed) {
-                    tracing::debug!(description = %log.description, state = ?log.state, "Log skipped for its state");
+                selection.add(
+                    &log.description,
+                    &log.url,
+                    log.state.as_ref(),
+                    LogApi::Rfc6962,
+                );
+            }
+            for log in &operator.tiled_logs {
+                let Ok(key) = BASE64.decode(log.key.trim()) else {
+                    tracing::warn!(description = %log.description, "Tiled log skipped, its key is not base64");
                     continue;
-                }
-                if !urls.insert(log.url.as_str()) {
-                    tracing::warn!(description = %log.description, url = %log.url, "Log skipped, its URL appears twice in the list");
-                    continue;
-                }
-                followed.push(LogSource {
-                    id: unique_slug(&log.description, &mut ids),
-                    name: log.description.clone(),
-                    url: log.url.clone(),
-                });
+                };
+                let api = LogApi::StaticCt {
+                    submission_url: log.submission_url.clone(),
+                    key,
+                };
+                selection.add(
+                    &log.description,
+                    &log.monitoring_url,
+                    log.state.as_ref(),
+                    api,
+                );
             }
         }
-        followed
+        selection.followed
+    }
+}
+
+/// Logs selected so far, with the ids and URLs they use.
+#[derive(Default)]
+struct Selection {
+    ids: HashSet<String>,
+    urls: HashSet<String>,
+    followed: Vec<FollowedLog>,
+}
+
+impl Selection {
+    fn add(&mut self, description: &str, url: &str, state: Option<&LogState>, api: LogApi) {
+        if !state.is_some_and(LogState::is_followed) {
+            tracing::debug!(description = %description, state = ?state, "Log skipped for its state");
+            return;
+        }
+        if !self.urls.insert(url.to_string()) {
+            tracing::warn!(description = %description, url = %url, "Log skipped, its URL appears twice in the list");
+            return;
+        }
+        self.followed.push(FollowedLog {
+            source: LogSource {
+                id: unique_slug(description, &mut self.ids),
+                name: description.to_string(),
+                url: url.to_string(),
+            },
+            api,
+        });
     }
 }
 

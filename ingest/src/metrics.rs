@@ -17,24 +17,34 @@ pub enum ErrorKind {
     Timeout,
     /// The connection to a log failed or broke before a response arrived.
     Connection,
-    /// A log returned a status other than 2xx.
+    /// A log returned a status other than 2xx and 429.
     HttpStatus,
+    /// A log returned 429 Too Many Requests.
+    RateLimited,
     /// A log response was not the expected JSON (HTML error page, truncated body).
     Decode,
     /// The bus did not store a batch.
     Publish,
     /// A log reported a tree smaller than one it reported before.
     Rollback,
+    /// A checkpoint was malformed or its signature did not verify with the log's key.
+    Signature,
+    /// A data tile or issuer certificate did not match what the log committed to (wrong width,
+    /// wrong `leaf_index`, unparsable leaf, issuer hash mismatch).
+    InvalidEntry,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Timeout,
         ErrorKind::Connection,
         ErrorKind::HttpStatus,
+        ErrorKind::RateLimited,
         ErrorKind::Decode,
         ErrorKind::Publish,
         ErrorKind::Rollback,
+        ErrorKind::Signature,
+        ErrorKind::InvalidEntry,
     ];
 
     /// Label value.
@@ -43,9 +53,12 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Connection => "connection",
             ErrorKind::HttpStatus => "http_status",
+            ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Decode => "decode",
             ErrorKind::Publish => "publish",
             ErrorKind::Rollback => "rollback",
+            ErrorKind::Signature => "signature",
+            ErrorKind::InvalidEntry => "invalid_entry",
         }
     }
 

@@ -1,21 +1,19 @@
-//! RFC 6962 logs: an HTTP client for `get-sth` and `get-entries`, and the [`watcher`] that
-//! polls one log and publishes its new entries.
+//! RFC 6962 logs: an HTTP client for `get-sth` and `get-entries`. The generic
+//! [`crate::watcher`] polls a log through it.
 //!
 //! The client neither verifies signatures nor parses leaves. Entries stay base64 as the log
 //! served them, and the decoder parses them.
 
 use std::time::Duration;
 
-use reqwest::header::RETRY_AFTER;
-use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::metrics::ErrorKind;
+use crate::fetch::{self, FetchError};
 
-pub mod watcher;
-
-pub use watcher::{Watcher, WatcherConfig};
+/// Largest `get-sth` or `get-entries` body accepted. A page of 256 entries with long chains is
+/// a few MB, so 64 MiB leaves room for logs that serve larger pages.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// A signed tree head, with only the fields ingest uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -35,58 +33,6 @@ pub struct LogEntry {
 #[derive(Deserialize)]
 struct EntriesResponse {
     entries: Vec<LogEntry>,
-}
-
-/// Errors of a request to a log.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("request to {url} timed out")]
-    Timeout { url: String },
-    #[error("request to {url} failed: {source}")]
-    Connection {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("{url} returned HTTP status {status}")]
-    Status {
-        url: String,
-        status: StatusCode,
-        /// The log's `Retry-After`, in seconds form only.
-        retry_after: Option<Duration>,
-    },
-    #[error("invalid response from {url}: {source}")]
-    Decode {
-        url: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("truncated or unreadable response from {url}: {source}")]
-    Body {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-}
-
-impl FetchError {
-    /// Returns the `kind` label of the error counter.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            FetchError::Timeout { .. } => ErrorKind::Timeout,
-            FetchError::Connection { .. } => ErrorKind::Connection,
-            FetchError::Status { .. } => ErrorKind::HttpStatus,
-            FetchError::Decode { .. } | FetchError::Body { .. } => ErrorKind::Decode,
-        }
-    }
-
-    /// Returns the wait the log requested in a `Retry-After` header.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            FetchError::Status { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
 }
 
 /// Client of one RFC 6962 log.
@@ -131,40 +77,11 @@ impl Rfc6962Client {
 
     /// Sends a GET request and decodes the JSON body.
     async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, FetchError> {
-        tracing::debug!(url = %url, "Log request");
-        let url = url.to_string();
-        let response = match self.http.get(&url).send().await {
-            Ok(response) => response,
-            Err(source) => return Err(transport_error(url, source)),
-        };
-        let status = response.status();
-        if !status.is_success() {
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|text| text.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            return Err(FetchError::Status {
-                url,
-                status,
-                retry_after,
-            });
-        }
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(source) if source.is_timeout() => return Err(FetchError::Timeout { url }),
-            Err(source) => return Err(FetchError::Body { url, source }),
-        };
-        serde_json::from_slice(&body).map_err(|source| FetchError::Decode { url, source })
-    }
-}
-
-fn transport_error(url: String, source: reqwest::Error) -> FetchError {
-    if source.is_timeout() {
-        FetchError::Timeout { url }
-    } else {
-        FetchError::Connection { url, source }
+        let body = fetch::get_bytes(&self.http, url, MAX_RESPONSE_BYTES).await?;
+        serde_json::from_slice(&body).map_err(|source| FetchError::Decode {
+            url: url.to_string(),
+            source,
+        })
     }
 }
 

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use certstream_shared::raw::LogSource;
 use certstream_shared::Bus;
 
 use crate::cursor::CursorStore;
-use crate::rfc6962::{Watcher, WatcherConfig};
+use crate::log_client::LogClient;
+use crate::log_list::FollowedLog;
+use crate::static_ct::issuers::IssuerCache;
+use crate::watcher::{Watcher, WatcherConfig};
 
 /// Settings and handles shared by every watcher.
 #[derive(Clone)]
@@ -22,6 +24,8 @@ pub struct WatcherContext {
     pub bus: Bus,
     pub cursors: Arc<CursorStore>,
     pub config: WatcherConfig,
+    /// Issuer certificates of every Static CT log.
+    pub issuers: Arc<IssuerCache>,
 }
 
 struct RunningWatcher {
@@ -57,8 +61,8 @@ impl Supervisor {
 
     /// Makes the running watchers match `logs`: starts one for each new URL and stops those
     /// whose URL is gone. A log already watched keeps its watcher and id.
-    pub async fn apply(&mut self, logs: Vec<LogSource>) {
-        let listed: HashSet<&str> = logs.iter().map(|log| log.url.as_str()).collect();
+    pub async fn apply(&mut self, logs: Vec<FollowedLog>) {
+        let listed: HashSet<&str> = logs.iter().map(|log| log.source.url.as_str()).collect();
 
         let removed: Vec<String> = self
             .watchers
@@ -74,7 +78,7 @@ impl Supervisor {
         }
 
         for log in logs {
-            if !self.watchers.contains_key(&log.url) {
+            if !self.watchers.contains_key(&log.source.url) {
                 self.start(log);
             }
         }
@@ -90,17 +94,27 @@ impl Supervisor {
         }
     }
 
-    fn start(&mut self, log: LogSource) {
+    /// Starts the watcher of `log`, or logs why its client cannot be built and skips it until
+    /// the next list.
+    fn start(&mut self, log: FollowedLog) {
+        let client = match LogClient::new(&log, self.context.http.clone(), &self.context.issuers) {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::error!(log_id = %log.source.id, url = %log.source.url, error = %err, "Log not followed");
+                return;
+            }
+        };
         let stop = self.shutdown.child_token();
         let watcher = Watcher::new(
-            log.clone(),
-            self.context.http.clone(),
+            log.source.clone(),
+            client,
             self.context.bus.clone(),
             Arc::clone(&self.context.cursors),
             self.context.config,
         );
         let task = tokio::spawn(watcher.run(stop.clone()));
-        self.watchers.insert(log.url, RunningWatcher { stop, task });
+        self.watchers
+            .insert(log.source.url, RunningWatcher { stop, task });
     }
 }
 

@@ -1,5 +1,6 @@
-//! The watcher of one RFC 6962 log: a small state machine that polls `get-sth`, fetches the new
-//! entries page by page, publishes each page to the bus and only then advances the log's cursor.
+//! The watcher of one log, RFC 6962 or Static CT: a small state machine that polls the tree
+//! head, fetches the new entries page by page (or tile by tile), publishes each page to the bus
+//! and only then advances the log's cursor.
 //!
 //! Errors never stop a watcher, which retries with [`Backoff`] until shutdown. A tree head smaller
 //! than the highest one seen is ignored, so entries are never streamed twice because of it.
@@ -13,9 +14,10 @@ use tracing::Instrument;
 use certstream_shared::raw::{unix_now, LogSource, RawBatch, RawEntry};
 use certstream_shared::{Bus, Settings};
 
-use super::{FetchError, LogEntry, Rfc6962Client};
 use crate::backoff::{Backoff, RetryPolicy};
 use crate::cursor::{start_index, Cursor, CursorStore};
+use crate::fetch::FetchError;
+use crate::log_client::LogClient;
 use crate::metrics::{gauge_value, ErrorKind, WatcherMetrics};
 
 /// Timing and paging of a watcher.
@@ -23,7 +25,8 @@ use crate::metrics::{gauge_value, ErrorKind, WatcherMetrics};
 pub struct WatcherConfig {
     /// Pause between two `get-sth` requests once the watcher has caught up.
     pub poll_interval: Duration,
-    /// Maximum entries requested per `get-entries` call.
+    /// Maximum entries requested per `get-entries` call. Static CT logs are read one data tile
+    /// (up to 256 entries) at a time instead.
     pub batch_size: u64,
     /// Entries before the head at which a log without a saved cursor starts.
     pub backfill_entries: u64,
@@ -44,7 +47,7 @@ impl WatcherConfig {
 /// Polls one log and publishes its entries.
 pub struct Watcher {
     log: LogSource,
-    client: Rfc6962Client,
+    client: LogClient,
     bus: Bus,
     cursors: Arc<CursorStore>,
     config: WatcherConfig,
@@ -70,15 +73,15 @@ enum State {
 }
 
 impl Watcher {
-    /// Creates the watcher of `log`, resuming from its cursor in `cursors` if there is one.
+    /// Creates the watcher of `log`, read through `client`, resuming from its cursor in
+    /// `cursors` if there is one.
     pub fn new(
         log: LogSource,
-        http: reqwest::Client,
+        client: LogClient,
         bus: Bus,
         cursors: Arc<CursorStore>,
         config: WatcherConfig,
     ) -> Self {
-        let client = Rfc6962Client::new(http, &log.url);
         let metrics = WatcherMetrics::for_log(&log.id);
         let cursor = cursors.get(&log.url);
         if let Some(cursor) = cursor {
@@ -131,10 +134,10 @@ impl Watcher {
     }
 
     async fn poll_head(&mut self) -> State {
-        match self.client.get_sth().await {
-            Ok(head) => {
+        match self.client.tree_size().await {
+            Ok(tree_size) => {
                 self.backoff.reset();
-                self.observe_tree_size(head.tree_size);
+                self.observe_tree_size(tree_size);
                 self.next_after_progress()
             }
             Err(err) => self.retry_after_fetch_error(State::PollHead, &err),
@@ -149,16 +152,16 @@ impl Watcher {
             return self.next_after_progress();
         }
         let start = cursor.next_index;
-        let end = cursor
-            .tree_size
-            .min(start.saturating_add(self.config.batch_size))
-            - 1;
-        match self.client.get_entries(start, end).await {
+        let fetched = self
+            .client
+            .entries(start, cursor.tree_size, self.config.batch_size)
+            .await;
+        match fetched {
             Ok(entries) if entries.is_empty() => {
                 let wait = self.backoff.next_delay(None);
                 tracing::warn!(
                     start,
-                    end,
+                    tree_size = cursor.tree_size,
                     attempt = wait.attempt,
                     delay_ms = wait.delay.as_millis(),
                     "Log returned no entries, retrying"
@@ -168,7 +171,7 @@ impl Watcher {
             Ok(entries) => {
                 self.backoff.reset();
                 tracing::debug!(start, received = entries.len(), "Entries received");
-                State::Publish(self.batch(start, entries))
+                State::Publish(self.batch(entries))
             }
             Err(err) => self.retry_after_fetch_error(State::FetchEntries, &err),
         }
@@ -291,16 +294,7 @@ impl Watcher {
         wait_then(wait.delay, then)
     }
 
-    fn batch(&self, start: u64, entries: Vec<LogEntry>) -> RawBatch {
-        let entries = (start..)
-            .zip(entries)
-            .map(|(index, entry)| RawEntry {
-                index,
-                leaf_input: entry.leaf_input,
-                extra_data: entry.extra_data,
-                cert_link: None,
-            })
-            .collect();
+    fn batch(&self, entries: Vec<RawEntry>) -> RawBatch {
         RawBatch {
             log: self.log.clone(),
             seen: unix_now(),

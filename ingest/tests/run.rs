@@ -218,7 +218,7 @@ async fn run_rejects_list_without_followed_logs() {
     .unwrap_err();
 
     assert!(
-        err.to_string().contains("contains no RFC 6962 log"),
+        err.to_string().contains("contains no log in state usable"),
         "{err:#}"
     );
 }

@@ -10,8 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 use certstream_ingest::backoff::RetryPolicy;
 use certstream_ingest::cursor::{Cursor, CursorStore};
+use certstream_ingest::log_client::LogClient;
 use certstream_ingest::metrics::{ErrorKind, WatcherMetrics};
-use certstream_ingest::rfc6962::{http_client, Watcher, WatcherConfig};
+use certstream_ingest::rfc6962::{http_client, Rfc6962Client};
+use certstream_ingest::watcher::{Watcher, WatcherConfig};
 use certstream_shared::raw::LogSource;
 use certstream_shared::Bus;
 
@@ -58,7 +60,8 @@ impl RunningWatcher {
         timeout: Duration,
     ) -> Self {
         let http = http_client(timeout).unwrap();
-        let watcher = Watcher::new(log, http, bus, cursors, config);
+        let client = LogClient::Rfc6962(Rfc6962Client::new(http, &log.url));
+        let watcher = Watcher::new(log, client, bus, cursors, config);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(watcher.run(shutdown.clone()));
         RunningWatcher { shutdown, task }

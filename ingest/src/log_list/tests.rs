@@ -64,6 +64,39 @@ fn bundled_list_keeps_tiled_logs() {
 }
 
 #[test]
+fn bundled_list_follows_tiled_logs() {
+    let list = bundled();
+    let tiled: Vec<&TiledLog> = list
+        .operators
+        .iter()
+        .flat_map(|operator| &operator.tiled_logs)
+        .filter(|log| log.state.as_ref().is_some_and(LogState::is_followed))
+        .collect();
+    let followed = list.followed();
+    let static_ct: Vec<&FollowedLog> = followed
+        .iter()
+        .filter(|log| matches!(log.api, LogApi::StaticCt { .. }))
+        .collect();
+
+    assert_eq!(static_ct.len(), tiled.len());
+    assert_eq!(followed.len(), 31 + tiled.len());
+    let sycamore = static_ct
+        .iter()
+        .find(|log| log.source.name == "Let's Encrypt 'Sycamore2026h1'")
+        .expect("Sycamore2026h1 is followed");
+    assert_eq!(sycamore.source.url, tiled[0].monitoring_url);
+    let LogApi::StaticCt {
+        submission_url,
+        key,
+    } = &sycamore.api
+    else {
+        unreachable!("filtered on StaticCt")
+    };
+    assert_eq!(submission_url, &tiled[0].submission_url);
+    assert_eq!(key.len(), 91, "DER of a P-256 SubjectPublicKeyInfo");
+}
+
+#[test]
 fn bundled_list_parses_log_fields() {
     let list = bundled();
     let log = &list.operators[0].logs[0];
