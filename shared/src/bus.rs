@@ -23,11 +23,17 @@ const MEMORY_RAW_QUEUE: usize = 64;
 /// Room left under the server's maximum payload for headers and the JSON envelope.
 const PAYLOAD_HEADROOM: usize = 16 * 1024;
 
-/// How long JetStream waits for an acknowledgement before redelivering a raw batch.
-const RAW_ACK_WAIT: Duration = Duration::from_secs(30);
-
 /// JetStream de-duplication window for raw batches published again after a crash.
 const RAW_DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
+
+/// Age after which JetStream deletes a dead letter: long enough to ship a parser fix and replay.
+const DEAD_LETTER_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Size limit of the dead-letter stream; when it is full the oldest dead letters are deleted.
+const DEAD_LETTER_MAX_BYTES: i64 = 256 * 1024 * 1024;
+
+/// Header of a dead letter that carries the decoding error.
+pub const DEAD_LETTER_ERROR_HEADER: &str = "Certstream-Error";
 
 /// The three streams a client can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -145,7 +151,9 @@ impl Bus {
         }
     }
 
-    /// Publishes a raw message that could not be decoded, with the reason in a header.
+    /// Stores a raw message that could not be decoded in the dead-letter stream (created on first
+    /// use), with the reason in the `Certstream-Error` header, and returns once JetStream has
+    /// stored it. The in-process bus has no storage and drops the message.
     pub async fn publish_dead_letter(
         &self,
         log_id: &str,
@@ -154,21 +162,7 @@ impl Bus {
     ) -> Result<(), BusError> {
         match self {
             Bus::Memory(_) => Ok(()),
-            Bus::Nats(bus) => {
-                let subject = bus.subjects.dead_letter(log_id);
-                let mut headers = async_nats::HeaderMap::new();
-                headers.insert(
-                    "Certstream-Error",
-                    reason.replace(['\r', '\n'], " ").as_str(),
-                );
-                bus.client
-                    .publish_with_headers(subject.clone(), headers, payload)
-                    .await
-                    .map_err(|err| BusError::Publish {
-                        what: subject,
-                        message: err.to_string(),
-                    })
-            }
+            Bus::Nats(bus) => bus.publish_dead_letter(log_id, payload, reason).await,
         }
     }
 
@@ -253,6 +247,8 @@ pub struct NatsBus {
     raw_max_bytes: i64,
     consumer_name: String,
     max_deliver: i64,
+    ack_wait: Duration,
+    dead_letter_stream: String,
     /// Largest raw message: the server's maximum payload minus headroom.
     max_raw_message: usize,
 }
@@ -290,6 +286,8 @@ impl NatsBus {
             raw_max_bytes: i64::try_from(settings.nats_raw_max_bytes.get()).unwrap_or(i64::MAX),
             consumer_name: settings.nats_decoder_consumer.clone(),
             max_deliver: i64::from(settings.nats_decoder_max_deliver.get()),
+            ack_wait: Duration::from_secs(settings.nats_decoder_ack_wait_secs.get()),
+            dead_letter_stream: settings.nats_dead_letter_stream.clone(),
             max_raw_message: max_payload.saturating_sub(PAYLOAD_HEADROOM).max(64 * 1024),
         };
         Ok(bus)
@@ -357,13 +355,61 @@ impl NatsBus {
         Ok(())
     }
 
+    async fn dead_letter_stream(&self) -> Result<stream::Stream, BusError> {
+        let config = stream::Config {
+            name: self.dead_letter_stream.clone(),
+            subjects: vec![self.subjects.dead_letter("*")],
+            retention: stream::RetentionPolicy::Limits,
+            storage: stream::StorageType::File,
+            discard: stream::DiscardPolicy::Old,
+            max_age: DEAD_LETTER_MAX_AGE,
+            max_bytes: DEAD_LETTER_MAX_BYTES,
+            ..Default::default()
+        };
+        self.jetstream
+            .get_or_create_stream(config)
+            .await
+            .map_err(|err| BusError::Stream {
+                stream: self.dead_letter_stream.clone(),
+                message: err.to_string(),
+            })
+    }
+
+    async fn publish_dead_letter(
+        &self,
+        log_id: &str,
+        payload: Bytes,
+        reason: &str,
+    ) -> Result<(), BusError> {
+        self.dead_letter_stream().await?;
+        let subject = self.subjects.dead_letter(log_id);
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(
+            DEAD_LETTER_ERROR_HEADER,
+            reason.replace(['\r', '\n'], " ").as_str(),
+        );
+        let publish_error = |err: &dyn std::fmt::Display| BusError::Publish {
+            what: subject.clone(),
+            message: err.to_string(),
+        };
+        let ack = self
+            .jetstream
+            .publish_with_headers(subject.clone(), headers, payload)
+            .await
+            .map_err(|err| publish_error(&err))?;
+        ack.await.map_err(|err| publish_error(&err))?;
+        Ok(())
+    }
+
     async fn raw_consumer(&self) -> Result<RawConsumer, BusError> {
         let stream = self.raw_stream().await?;
         let config = pull::Config {
             durable_name: Some(self.consumer_name.clone()),
             ack_policy: jetstream::consumer::AckPolicy::Explicit,
-            ack_wait: RAW_ACK_WAIT,
-            max_deliver: self.max_deliver,
+            ack_wait: self.ack_wait,
+            // Unlimited: the decoder counts deliveries itself (`RawDelivery::last_attempt`), so a
+            // message whose dead letter could not be stored is delivered again, not stranded.
+            max_deliver: -1,
             max_ack_pending: 1024,
             ..Default::default()
         };
@@ -443,7 +489,8 @@ pub enum RawPayload {
 pub struct RawDelivery {
     pub payload: RawPayload,
     message: Option<jetstream::Message>,
-    /// Whether JetStream will not deliver this message again if it is not acknowledged.
+    /// Whether this delivery reached `nats_decoder_max_deliver`: the decoder then sends the message
+    /// to the dead-letter stream instead of asking for another delivery.
     pub last_attempt: bool,
 }
 

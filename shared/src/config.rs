@@ -99,6 +99,11 @@ settings! {
     nats_decoder_consumer: String = "certstream-decoder", env = "CERTSTREAM_NATS_DECODER_CONSUMER", flag = "nats-decoder-consumer";
     /// Deliveries of one raw message before it goes to the dead-letter subject.
     nats_decoder_max_deliver: NonZeroU32 = "5", env = "CERTSTREAM_NATS_DECODER_MAX_DELIVER", flag = "nats-decoder-max-deliver";
+    /// Seconds JetStream waits for a decoder to acknowledge a raw message before it delivers the
+    /// message again, to this or another decoder (also the delay after a decoder crash).
+    nats_decoder_ack_wait_secs: NonZeroU64 = "30", env = "CERTSTREAM_NATS_DECODER_ACK_WAIT_SECS", flag = "nats-decoder-ack-wait-secs";
+    /// JetStream stream that stores raw messages the decoders could not read, for replay.
+    nats_dead_letter_stream: String = "CERTSTREAM_DEADLETTER", env = "CERTSTREAM_NATS_DEAD_LETTER_STREAM", flag = "nats-dead-letter-stream";
 
     /// Address the gateway binds (IPv4 or IPv6, for example `::`).
     host: IpAddr = "0.0.0.0", env = "CERTSTREAM_HOST", flag = "host";
