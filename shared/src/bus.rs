@@ -406,6 +406,9 @@ impl NatsBus {
         let config = pull::Config {
             durable_name: Some(self.consumer_name.clone()),
             ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            // NOTE: fetched messages still queued in the decoder count against the ack wait too
+            // (async-nats 0.52 pulls up to 200 at a time), so a short ack wait on a slow decoder
+            // causes redeliveries and duplicate frames.
             ack_wait: self.ack_wait,
             // Unlimited: the decoder counts deliveries itself (`RawDelivery::last_attempt`), so a
             // message whose dead letter could not be stored is delivered again, not stranded.

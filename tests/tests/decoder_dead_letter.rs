@@ -199,7 +199,7 @@ async fn bad_raw_messages_go_to_dead_letter_stream() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut letters = vec![dead_letter(&bus, 1).await, dead_letter(&bus, 2).await];
+    let mut letters = [dead_letter(&bus, 1).await, dead_letter(&bus, 2).await];
     letters.sort();
     let (subject, headers, payload) = &letters[0];
     assert_eq!(

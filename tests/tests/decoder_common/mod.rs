@@ -125,12 +125,12 @@ pub async fn navigli_entries() -> Vec<RawEntry> {
         interval: Duration::ZERO,
     };
     let fake = FakeLog::start(FakeLogConfig {
-        port: 0,
         page_size: 256,
         logs: vec![LogSpec {
             fixture: LogFixture::Navigli,
             growth,
         }],
+        ..FakeLogConfig::default()
     })
     .await
     .expect("fake CT log starts");
