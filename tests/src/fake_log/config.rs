@@ -14,17 +14,27 @@ pub enum LogFixture {
     Live,
     /// The first 1024 entries of the navigli2025h2 Static CT log, served as RFC 6962 entries.
     Navigli,
+    /// The same 1024 navigli entries served over the Static CT API: a signed checkpoint, data
+    /// tiles (partial ones at the tip) and issuer certificates. Listed under `tiled_logs`.
+    NavigliStatic,
 }
 
 impl LogFixture {
-    /// Every fixture, in the order the default configuration serves them.
+    /// The RFC 6962 fixtures, in the order the default configuration serves them.
+    /// [`LogFixture::NavigliStatic`] is served only when a configuration lists it.
     pub const ALL: [LogFixture; 2] = [LogFixture::Live, LogFixture::Navigli];
+
+    /// Whether the log is served over the Static CT API instead of RFC 6962.
+    pub fn is_static_ct(self) -> bool {
+        self == LogFixture::NavigliStatic
+    }
 
     /// Name of the log, which is also its URL path prefix (`/live/`, `/navigli/`).
     pub fn name(self) -> &'static str {
         match self {
             LogFixture::Live => "live",
             LogFixture::Navigli => "navigli",
+            LogFixture::NavigliStatic => "navigli-static",
         }
     }
 
@@ -33,6 +43,7 @@ impl LogFixture {
         match self {
             LogFixture::Live => "Test Log 'Live'",
             LogFixture::Navigli => "Test Log 'Navigli'",
+            LogFixture::NavigliStatic => "Test Log 'Navigli Static'",
         }
     }
 }
@@ -79,6 +90,9 @@ pub struct FakeLogConfig {
     pub page_size: usize,
     /// Logs to serve, each fixture at most once.
     pub logs: Vec<LogSpec>,
+    /// Whether Static CT logs serve partial data tiles. Without them a client must wait for
+    /// the full tile, which exercises its fallback from a missing partial tile.
+    pub partial_tiles: bool,
 }
 
 impl Default for FakeLogConfig {
@@ -89,11 +103,23 @@ impl Default for FakeLogConfig {
 }
 
 impl FakeLogConfig {
-    /// Serves every fixture with the same growth on an OS-assigned port.
+    /// Serves only the Static CT navigli log with `growth` on an OS-assigned port.
+    pub fn static_ct(growth: Growth) -> Self {
+        Self {
+            logs: vec![LogSpec {
+                fixture: LogFixture::NavigliStatic,
+                growth,
+            }],
+            ..Self::with_growth(growth)
+        }
+    }
+
+    /// Serves every RFC 6962 fixture with the same growth on an OS-assigned port.
     pub fn with_growth(growth: Growth) -> Self {
         Self {
             port: 0,
             page_size: DEFAULT_PAGE_SIZE,
+            partial_tiles: true,
             logs: LogFixture::ALL
                 .iter()
                 .map(|&fixture| LogSpec { fixture, growth })

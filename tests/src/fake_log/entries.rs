@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::LogFixture;
 use super::merkle::{leaf_hash, Hash};
-use super::static_ct::decode_data_tile;
+use super::static_ct::{decode_data_tile, split_data_tile};
 use crate::fixtures;
 
 /// Data tiles of the navigli fixture, 256 entries each.
@@ -41,6 +41,11 @@ pub struct LogEntries {
     pub entries: Vec<ServedEntry>,
     /// RFC 6962 leaf hash of each entry.
     pub leaf_hashes: Vec<Hash>,
+    /// The TileLeaf bytes of each entry, for logs served over the Static CT API. Empty for the
+    /// live fixture, which has no tiles.
+    pub tile_leaves: Vec<Vec<u8>>,
+    /// Issuer certificates (DER) by SHA-256, as a Static CT log serves them.
+    pub issuers: HashMap<Hash, Vec<u8>>,
 }
 
 impl LogEntries {
@@ -48,7 +53,7 @@ impl LogEntries {
     pub fn load(fixture: LogFixture) -> anyhow::Result<Self> {
         match fixture {
             LogFixture::Live => Self::load_live(),
-            LogFixture::Navigli => Self::load_navigli(),
+            LogFixture::Navigli | LogFixture::NavigliStatic => Self::load_navigli(),
         }
     }
 
@@ -68,6 +73,8 @@ impl LogEntries {
         Ok(Self {
             entries,
             leaf_hashes,
+            tile_leaves: Vec::new(),
+            issuers: HashMap::new(),
         })
     }
 
@@ -75,10 +82,14 @@ impl LogEntries {
         let issuers = read_navigli_issuers()?;
         let mut entries = Vec::new();
         let mut leaf_hashes = Vec::new();
+        let mut tile_leaves = Vec::new();
         for tile_path in NAVIGLI_DATA_TILES {
             let tile = fixtures::read_navigli_file(tile_path)?;
             let decoded = decode_data_tile(&tile, &issuers)
                 .with_context(|| format!("invalid navigli data tile {tile_path}"))?;
+            let leaves = split_data_tile(&tile, &issuers)
+                .with_context(|| format!("invalid navigli data tile {tile_path}"))?;
+            tile_leaves.extend(leaves.into_iter().map(<[u8]>::to_vec));
             for entry in decoded {
                 leaf_hashes.push(leaf_hash(&entry.leaf_input));
                 entries.push(ServedEntry {
@@ -90,6 +101,8 @@ impl LogEntries {
         Ok(Self {
             entries,
             leaf_hashes,
+            tile_leaves,
+            issuers,
         })
     }
 }

@@ -18,11 +18,27 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::entries::ServedEntry;
+use super::static_http;
 use super::tree::LogState;
 
-/// Builds the router that serves every log under `/<name>/`.
-pub fn router(logs: &[Arc<LogState>], page_size: usize) -> Router {
+/// Builds the router that serves every log under `/<name>/`: RFC 6962 logs with the routes of
+/// this module and Static CT logs with those of [`static_http`]. `origin_base` is the server
+/// address without scheme (`127.0.0.1:PORT`), the start of every checkpoint origin.
+pub fn router(
+    logs: &[Arc<LogState>],
+    page_size: usize,
+    partial_tiles: bool,
+    origin_base: &str,
+) -> Router {
     logs.iter().fold(Router::new(), |router, log| {
+        let prefix = format!("/{}", log.fixture.name());
+        if log.fixture.is_static_ct() {
+            let origin = format!("{origin_base}{prefix}");
+            return router.nest(
+                &prefix,
+                static_http::routes(log.clone(), origin, partial_tiles),
+            );
+        }
         let state = LogRoute {
             log: log.clone(),
             page_size,
@@ -32,7 +48,7 @@ pub fn router(logs: &[Arc<LogState>], page_size: usize) -> Router {
             .route("/ct/v1/get-entries", get(get_entries))
             .route("/ct/v1/get-roots", get(get_roots))
             .with_state(state);
-        router.nest(&format!("/{}", log.fixture.name()), routes)
+        router.nest(&prefix, routes)
     })
 }
 

@@ -1,7 +1,8 @@
 //! The Google v3 `log_list.json` that points CT clients at the fake logs.
 //!
-//! The list has one operator with one RFC 6962 log per fixture, each usable since the server
-//! started, with the fields that Google's v3 list gives its RFC 6962 logs. It is not signed.
+//! The list has one operator with one log per fixture, each usable since the server started:
+//! RFC 6962 fixtures under `logs` and Static CT fixtures under `tiled_logs`, with the fields that
+//! Google's v3 list gives each kind. It is not signed.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,7 +36,19 @@ struct Operator {
     name: &'static str,
     email: Vec<&'static str>,
     logs: Vec<ListedLog>,
-    tiled_logs: Vec<ListedLog>,
+    tiled_logs: Vec<ListedTiledLog>,
+}
+
+#[derive(Serialize)]
+struct ListedTiledLog {
+    description: &'static str,
+    log_id: String,
+    key: String,
+    submission_url: String,
+    monitoring_url: String,
+    mmd: u64,
+    state: LogListState,
+    temporal_interval: TemporalInterval,
 }
 
 #[derive(Serialize)]
@@ -80,7 +93,7 @@ pub fn write_log_list(
             name: "Test Operator",
             email: vec!["ct-test@example.invalid"],
             logs: listed_logs(logs, base_url, started)?,
-            tiled_logs: Vec::new(),
+            tiled_logs: listed_tiled_logs(logs, base_url, started)?,
         }],
     };
     let json = serde_json::to_vec_pretty(&list).context("failed to serialize the log list")?;
@@ -101,6 +114,7 @@ fn listed_logs(
     let usable_since = rfc3339(started)?;
     let listed = logs
         .iter()
+        .filter(|log| !log.fixture.is_static_ct())
         .map(|log| ListedLog {
             description: log.fixture.description(),
             log_id: BASE64.encode(log.signer().log_id()),
@@ -116,6 +130,40 @@ fn listed_logs(
                 start_inclusive: TEMPORAL_START,
                 end_exclusive: TEMPORAL_END,
             },
+        })
+        .collect();
+    Ok(listed)
+}
+
+/// Lists the Static CT logs, with the same URL as submission and monitoring prefix.
+fn listed_tiled_logs(
+    logs: &[Arc<LogState>],
+    base_url: &str,
+    started: OffsetDateTime,
+) -> anyhow::Result<Vec<ListedTiledLog>> {
+    let usable_since = rfc3339(started)?;
+    let listed = logs
+        .iter()
+        .filter(|log| log.fixture.is_static_ct())
+        .map(|log| {
+            let url = format!("{base_url}/{}/", log.fixture.name());
+            ListedTiledLog {
+                description: log.fixture.description(),
+                log_id: BASE64.encode(log.signer().log_id()),
+                key: BASE64.encode(log.signer().spki_der()),
+                submission_url: url.clone(),
+                monitoring_url: url,
+                mmd: MMD_SECONDS,
+                state: LogListState {
+                    usable: StateSince {
+                        timestamp: usable_since.clone(),
+                    },
+                },
+                temporal_interval: TemporalInterval {
+                    start_inclusive: TEMPORAL_START,
+                    end_exclusive: TEMPORAL_END,
+                },
+            }
         })
         .collect();
     Ok(listed)

@@ -1,8 +1,8 @@
 //! A fake Certificate Transparency log server for end-to-end tests.
 //!
-//! One HTTP server on 127.0.0.1 serves several RFC 6962 logs under path prefixes
-//! (`/live/`, `/navigli/`), each filled from a committed fixture and growing over time with a
-//! freshly signed tree head at every step. It also writes a Google v3 log list that points at
+//! One HTTP server on 127.0.0.1 serves several logs under path prefixes (`/live/`,
+//! `/navigli/` over RFC 6962, `/navigli-static/` over the Static CT API), each filled from a
+//! committed fixture and growing over time with a freshly signed tree head at every step. It also writes a Google v3 log list that points at
 //! itself. Expected client output for the served entries is in [`crate::expected`].
 
 mod config;
@@ -12,6 +12,7 @@ mod log_list;
 mod merkle;
 mod signer;
 mod static_ct;
+mod static_http;
 mod tree;
 
 use std::future::IntoFuture;
@@ -30,8 +31,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{ConfigError, FakeLogConfig, Growth, LogFixture, LogSpec, DEFAULT_PAGE_SIZE};
 pub use merkle::{leaf_hash, root_hash, Hash};
-pub use signer::{tree_head_signature_input, P256_SPKI_PREFIX};
+pub use signer::{note_key_id, tree_head_signature_input, P256_SPKI_PREFIX};
 pub use static_ct::TileError;
+pub use static_http::{checkpoint_text, parse_tile_path};
 pub use tree::SignedTreeHead;
 
 use entries::LogEntries;
@@ -72,7 +74,12 @@ impl FakeLog {
             .context("failed to read the bound address")?;
 
         let shutdown = CancellationToken::new();
-        let app = http::router(&logs, config.page_size);
+        let app = http::router(
+            &logs,
+            config.page_size,
+            config.partial_tiles,
+            &address.to_string(),
+        );
         let server = tokio::spawn(
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown.clone().cancelled_owned())

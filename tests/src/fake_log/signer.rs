@@ -90,6 +90,17 @@ impl TreeHeadSigner {
     }
 }
 
+/// Returns the signed-note key ID of an RFC6962NoteSignature (c2sp.org/static-ct-api): the
+/// first 4 bytes of SHA-256(key name || 0x0A || 0x05 || LogID).
+pub fn note_key_id(key_name: &str, log_id: &Hash) -> [u8; 4] {
+    let mut hasher = Sha256::new();
+    hasher.update(key_name.as_bytes());
+    hasher.update([b'\n', 0x05]);
+    hasher.update(log_id);
+    let digest = hasher.finalize();
+    [digest[0], digest[1], digest[2], digest[3]]
+}
+
 /// Encodes the RFC 6962 TreeHeadSignature structure, the message that the log signs.
 pub fn tree_head_signature_input(timestamp_ms: u64, tree_size: u64, root_hash: &Hash) -> Vec<u8> {
     let mut message = TREE_HEAD_SIGNATURE_PREFIX.to_vec();

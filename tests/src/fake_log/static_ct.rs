@@ -60,6 +60,22 @@ pub fn decode_data_tile(
     Ok(entries)
 }
 
+/// Splits a data tile into the bytes of its TileLeaf structures, checking each as
+/// [`decode_data_tile`] does.
+pub fn split_data_tile<'a>(
+    tile: &'a [u8],
+    issuers: &HashMap<Hash, Vec<u8>>,
+) -> Result<Vec<&'a [u8]>, TileError> {
+    let mut reader = Reader { data: tile, pos: 0 };
+    let mut leaves = Vec::new();
+    while reader.remaining() > 0 {
+        let start = reader.pos;
+        decode_tile_leaf(&mut reader, issuers)?;
+        leaves.push(&tile[start..reader.pos]);
+    }
+    Ok(leaves)
+}
+
 fn decode_tile_leaf(
     reader: &mut Reader<'_>,
     issuers: &HashMap<Hash, Vec<u8>>,
@@ -236,6 +252,18 @@ mod tests {
             0x00, 0x00, 0x04, 0x30, 0x02, 0x05, 0x00, // the issuer certificate
         ];
         assert_eq!(entries[0].extra_data, expected_extra);
+    }
+
+    #[test]
+    fn split_returns_each_leaf() {
+        let fingerprint = [0x11; 32];
+        let issuers = HashMap::from([(fingerprint, vec![0x30, 0x00])]);
+        let leaf = synthetic_precert_leaf(&fingerprint);
+        let tile = [leaf.clone(), leaf.clone()].concat();
+
+        let leaves = split_data_tile(&tile, &issuers).expect("synthetic tile splits");
+
+        assert_eq!(leaves, [leaf.as_slice(), leaf.as_slice()]);
     }
 
     #[test]

@@ -370,3 +370,140 @@ async fn shutdown_stops_serving() {
         .expect("client builds");
     assert!(client.get(&url).send().await.is_err());
 }
+
+/// Starts a server with only the Static CT navigli log at `initial_size`, not growing.
+async fn static_log(initial_size: u64) -> FakeLog {
+    let config = FakeLogConfig::static_ct(Growth {
+        initial_size,
+        step: 0,
+        interval: Duration::ZERO,
+    });
+    FakeLog::start(config).await.expect("fake log starts")
+}
+
+/// Sends a GET request without automatic decompression, so headers and bodies arrive as served.
+async fn get_raw(url: &str) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .no_gzip()
+        .build()
+        .expect("client builds");
+    client.get(url).send().await.expect("request succeeds")
+}
+
+#[tokio::test]
+async fn static_checkpoint_is_signed_note() {
+    let fake = static_log(778).await;
+    let url = format!("{}checkpoint", fake.log_url(LogFixture::NavigliStatic));
+
+    let text = get_raw(&url).await.text().await.expect("text body");
+
+    let origin = format!(
+        "{}/navigli-static",
+        fake.base_url().trim_start_matches("http://")
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert_eq!(lines[0], origin);
+    assert_eq!(lines[1], "778");
+    assert_eq!(lines[2], "+WnHOMRZl/LG1669oeskbdK9bcO4nkrY1cfVyknC52U=");
+    assert_eq!(lines[3], "");
+    let signature_line = lines[4]
+        .strip_prefix(&format!("\u{2014} {origin} "))
+        .expect("signature line names the origin");
+    let signature = BASE64.decode(signature_line).expect("base64 signature");
+    let head = fake.tree_head(LogFixture::NavigliStatic).expect("served");
+    assert_eq!(signature[4..12], head.timestamp_ms.to_be_bytes());
+    assert_eq!(signature[12..], head.signature[..]);
+}
+
+#[tokio::test]
+async fn static_tiles_use_three_encodings() {
+    let fake = static_log(778).await;
+    let base = fake.log_url(LogFixture::NavigliStatic);
+    let fixture = |path: &str| crate::fixtures::read_navigli_file(path).expect("fixture tile");
+
+    let even = get_raw(&format!("{base}tile/data/000")).await;
+    assert_eq!(even.headers()["content-encoding"], "gzip");
+    let even_body = gunzip(&even.bytes().await.expect("body"));
+    assert_eq!(even_body, fixture("tile/data/000"));
+
+    let odd = get_raw(&format!("{base}tile/data/001")).await;
+    assert!(odd.headers().get("content-encoding").is_none());
+    let odd_body = odd.bytes().await.expect("body");
+    assert_eq!(odd_body[..2], [0x1f, 0x8b], "gzip without Content-Encoding");
+    assert_eq!(gunzip(&odd_body), fixture("tile/data/001"));
+
+    let partial = get_raw(&format!("{base}tile/data/003.p/10")).await;
+    assert_eq!(partial.status(), 200);
+    assert!(partial.headers().get("content-encoding").is_none());
+    let partial_body = partial.bytes().await.expect("body");
+    assert_eq!(partial_body[..], fixture("tile/data/003.p/10")[..]);
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut plain)
+        .expect("valid gzip");
+    plain
+}
+
+#[tokio::test]
+async fn static_tiles_beyond_tree_are_missing() {
+    let fake = static_log(778).await;
+    let full = static_log(1024).await;
+    let cases = [
+        (&fake, "tile/data/003", 404),
+        (&fake, "tile/data/003.p/11", 404),
+        (&fake, "tile/data/003.p/9", 200),
+        (&full, "tile/data/003", 200),
+        (&full, "tile/data/003.p/10", 404),
+        (&fake, "tile/data/3", 404),
+    ];
+    for (server, path, expected) in cases {
+        let url = format!("{}{path}", server.log_url(LogFixture::NavigliStatic));
+        assert_eq!(get_raw(&url).await.status(), expected, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn static_issuer_served_by_fingerprint() {
+    let fake = static_log(1).await;
+    let fingerprint = "e70570a989f8565aabdf7cae27abd1621872d6a3f811e3fef27e3dba02912198";
+    let url = format!(
+        "{}issuer/{fingerprint}",
+        fake.log_url(LogFixture::NavigliStatic)
+    );
+
+    let der = get_raw(&url).await.bytes().await.expect("body");
+
+    assert_eq!(hex::encode(Sha256::digest(&der)), fingerprint);
+    let missing = format!(
+        "{}issuer/{}",
+        fake.log_url(LogFixture::NavigliStatic),
+        "00".repeat(32)
+    );
+    assert_eq!(get_raw(&missing).await.status(), 404);
+}
+
+#[tokio::test]
+async fn log_list_has_tiled_log() {
+    let fake = static_log(1).await;
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let path = directory.path().join("log_list.json");
+
+    fake.write_log_list(&path).expect("log list written");
+
+    let list: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("log list reads")).expect("JSON");
+    let operator = &list["operators"][0];
+    assert_eq!(operator["logs"].as_array().map(Vec::len), Some(0));
+    let tiled = &operator["tiled_logs"][0];
+    let url = fake.log_url(LogFixture::NavigliStatic);
+    assert_eq!(tiled["description"], "Test Log 'Navigli Static'");
+    assert_eq!(tiled["submission_url"], url.as_str());
+    assert_eq!(tiled["monitoring_url"], url.as_str());
+    assert!(tiled["key"].is_string());
+}

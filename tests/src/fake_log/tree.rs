@@ -3,6 +3,7 @@
 //! The tree head is published through a `watch` channel, so handlers read the latest head
 //! without locking and waiters learn about each growth step.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,6 +36,8 @@ pub struct LogState {
     pub growth: Growth,
     entries: Vec<ServedEntry>,
     leaf_hashes: Vec<Hash>,
+    tile_leaves: Vec<Vec<u8>>,
+    issuers: HashMap<Hash, Vec<u8>>,
     signer: TreeHeadSigner,
     head: watch::Sender<Arc<SignedTreeHead>>,
 }
@@ -59,6 +62,8 @@ impl LogState {
             growth,
             entries: entries.entries,
             leaf_hashes: entries.leaf_hashes,
+            tile_leaves: entries.tile_leaves,
+            issuers: entries.issuers,
             signer,
             head: watch::Sender::new(Arc::new(head)),
         })
@@ -82,6 +87,17 @@ impl LogState {
     /// Returns the entries at indices `start..=end`. Both must be inside the fixture.
     pub fn entries(&self, start: u64, end: u64) -> &[ServedEntry] {
         &self.entries[start as usize..=end as usize]
+    }
+
+    /// Returns the TileLeaf bytes of the entries at indices `start..end`, or `None` when the
+    /// fixture has no tiles or the range is outside it.
+    pub fn tile_leaves(&self, start: u64, end: u64) -> Option<&[Vec<u8>]> {
+        self.tile_leaves.get(start as usize..end as usize)
+    }
+
+    /// Returns the issuer certificate whose DER hashes to `fingerprint`.
+    pub fn issuer(&self, fingerprint: &Hash) -> Option<&[u8]> {
+        self.issuers.get(fingerprint).map(Vec::as_slice)
     }
 
     /// Returns the key that signs this log's tree heads.
