@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -35,6 +35,31 @@ pub enum Failure {
     /// Respond to the next `get-entries` with an empty page. Requests to `get-sth` leave it
     /// queued.
     EmptyPage,
+    /// Respond 429 with this `Retry-After` header value.
+    RateLimited(&'static str),
+    /// Respond to the next `get-entries` with this status, as a log whose `get-entries` lags
+    /// behind its `get-sth` returns 400 for entries at the tip. Requests to `get-sth` leave it
+    /// queued.
+    EntriesStatus(u16),
+    /// Respond to the next `get-entries` with half of its body and close the connection, while
+    /// `Content-Length` announces the whole body.
+    Truncated,
+    /// Respond to the next `get-entries` with half of its body, wait this long, then send the
+    /// rest, so the client times out while reading the body.
+    SlowBody(Duration),
+}
+
+impl Failure {
+    /// Whether the failure waits for a `get-entries` request.
+    fn is_entries_only(&self) -> bool {
+        matches!(
+            self,
+            Failure::EmptyPage
+                | Failure::EntriesStatus(_)
+                | Failure::Truncated
+                | Failure::SlowBody(_)
+        )
+    }
 }
 
 #[derive(Debug, Default)]
@@ -44,8 +69,8 @@ struct LogState {
     reported_sizes: VecDeque<u64>,
     page_cap: u64,
     failures: VecDeque<Failure>,
-    /// Every request target, in arrival order.
-    requests: Vec<String>,
+    /// Every request target with its arrival time, in arrival order.
+    requests: Vec<(String, Instant)>,
     /// Extra files served by path, such as a log list.
     files: Vec<(String, String)>,
 }
@@ -110,7 +135,23 @@ impl FakeLog {
     }
 
     pub fn requests(&self) -> Vec<String> {
-        self.state.lock().unwrap().requests.clone()
+        let state = self.state.lock().unwrap();
+        state
+            .requests
+            .iter()
+            .map(|(target, _)| target.clone())
+            .collect()
+    }
+
+    /// Returns the arrival times of the requests whose target contains `pattern`.
+    pub fn request_times(&self, pattern: &str) -> Vec<Instant> {
+        let state = self.state.lock().unwrap();
+        state
+            .requests
+            .iter()
+            .filter(|(target, _)| target.contains(pattern))
+            .map(|(_, time)| *time)
+            .collect()
     }
 
     pub fn pending_failures(&self) -> usize {
@@ -139,25 +180,49 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<Mutex<LogState>>) {
     };
     let (failure, response) = {
         let mut state = state.lock().unwrap();
-        state.requests.push(target.clone());
+        state.requests.push((target.clone(), Instant::now()));
         let failure = next_failure(&mut state, &target);
         let response = respond(&mut state, &target, failure.as_ref());
         (failure, response)
     };
-    if let Some(Failure::Delay(delay)) = failure {
-        tokio::time::sleep(delay).await;
+    let bytes = response.as_bytes();
+    let half = bytes.len() - body_length(&response) / 2;
+    match failure {
+        Some(Failure::Delay(delay)) => {
+            tokio::time::sleep(delay).await;
+            let _ = stream.write_all(bytes).await;
+        }
+        Some(Failure::Truncated) => {
+            let _ = stream.write_all(&bytes[..half]).await;
+        }
+        Some(Failure::SlowBody(delay)) => {
+            let _ = stream.write_all(&bytes[..half]).await;
+            let _ = stream.flush().await;
+            tokio::time::sleep(delay).await;
+            let _ = stream.write_all(&bytes[half..]).await;
+        }
+        _ => {
+            let _ = stream.write_all(bytes).await;
+        }
     }
-    let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
 }
 
-/// Takes the next failure if it applies to `target`: an empty page waits for a `get-entries`.
+/// Returns the length of the body of a response built by `http_response`.
+fn body_length(response: &str) -> usize {
+    response
+        .split_once("\r\n\r\n")
+        .map_or(0, |(_, body)| body.len())
+}
+
+/// Takes the next failure if it applies to `target`: failures of `get-entries` responses wait
+/// for a `get-entries` request.
 fn next_failure(state: &mut LogState, target: &str) -> Option<Failure> {
     let is_entries = target.contains("/ct/v1/get-entries");
-    match state.failures.front()? {
-        Failure::EmptyPage if !is_entries => None,
-        _ => state.failures.pop_front(),
+    if state.failures.front()?.is_entries_only() && !is_entries {
+        return None;
     }
+    state.failures.pop_front()
 }
 
 /// Reads the request head and returns the request target, such as `/log/ct/v1/get-sth`.
@@ -184,6 +249,14 @@ fn respond(state: &mut LogState, target: &str, failure: Option<&Failure>) -> Str
             return http_response(*status, "text/html", "<html>unavailable</html>")
         }
         Some(Failure::Html) => return http_response(200, "text/html", "<html>hello</html>"),
+        Some(Failure::RateLimited(retry_after)) => {
+            return format!(
+                "HTTP/1.1 429 X\r\nRetry-After: {retry_after}\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow"
+            )
+        }
+        Some(Failure::EntriesStatus(status)) => {
+            return http_response(*status, "application/json", r#"{"error":"not yet"}"#)
+        }
         Some(Failure::EmptyPage) if path.ends_with("/ct/v1/get-entries") => {
             return http_response(200, "application/json", r#"{"entries":[]}"#)
         }
