@@ -1,14 +1,21 @@
 //! The gateway: relays the pre-serialized certstream messages from the bus to clients.
 //!
 //! - [`fanout`]: bus subscriptions and the per-stream broadcast channels.
-//! - [`ws`]: one task per WebSocket client.
+//! - [`feed`]: what each client receives, and the slow-client policy shared by all transports.
+//! - [`ws`], [`sse`], [`tcp`]: one task per client of each transport.
+//! - [`access`]: client IP, connection limits and bearer tokens.
 //! - [`routes`]: the HTTP router (stream endpoints, `/health`, `/metrics`, `/example.json`).
 //! - [`standalone`]: ingest, decoder and gateway in one process over the in-process bus.
 
+pub mod access;
 pub mod fanout;
+pub mod feed;
 mod metrics;
+mod page;
 pub mod routes;
+pub mod sse;
 pub mod standalone;
+pub mod tcp;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -34,24 +41,56 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Client connection tasks, so shutdown can wait for their close frames.
     pub clients: TaskTracker,
+    pub access: Arc<access::Access>,
+    pub started: tokio::time::Instant,
 }
 
-/// Binds the configured host and port.
-pub async fn bind(settings: &Settings) -> anyhow::Result<TcpListener> {
+/// The sockets the gateway serves: HTTP (WebSocket, SSE and the rest) and optionally raw TCP.
+pub struct Listeners {
+    pub http: TcpListener,
+    pub tcp: Option<TcpListener>,
+}
+
+/// Binds the configured host and ports: the HTTP port, and the TCP port when TCP is enabled.
+pub async fn bind(settings: &Settings) -> anyhow::Result<Listeners> {
     let address = SocketAddr::new(settings.host, settings.port);
+    let http = TcpListener::bind(address)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot listen on {address}: {err}"))?;
+    let tcp = match settings.tcp_enabled {
+        true => Some(bind_tcp(settings).await?),
+        false => None,
+    };
+    Ok(Listeners { http, tcp })
+}
+
+/// Binds the raw TCP port on the configured host.
+async fn bind_tcp(settings: &Settings) -> anyhow::Result<TcpListener> {
+    let address = SocketAddr::new(settings.host, settings.tcp_port);
     TcpListener::bind(address)
         .await
-        .map_err(|err| anyhow::anyhow!("cannot listen on {address}: {err}"))
+        .map_err(|err| anyhow::anyhow!("cannot listen on {address} for raw TCP clients: {err}"))
 }
 
-/// Serves clients on `listener` with messages from `bus` until `shutdown` is cancelled, then
+/// Serves clients on the listeners with messages from `bus` until `shutdown` is cancelled, then
 /// closes every client connection (close code 1001) and returns.
 pub async fn run(
     settings: Settings,
     bus: Bus,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let Listeners {
+        http: listener,
+        tcp: tcp_listener,
+    } = listeners;
+    let access =
+        Arc::new(access::Access::from_settings(&settings).map_err(|err| anyhow::anyhow!(err))?);
+    if tcp_listener.is_some() && settings.auth_enabled {
+        anyhow::bail!(
+            "raw TCP clients cannot send a token: disable CERTSTREAM_TCP_ENABLED or CERTSTREAM_AUTH_ENABLED"
+        );
+    }
     let hub = Hub::new(settings.buffer_size.get());
     let relays = TaskTracker::new();
     fanout::start_relays(&bus, hub.clone(), &relays, shutdown.clone()).await?;
@@ -62,7 +101,12 @@ pub async fn run(
         bus,
         shutdown: shutdown.clone(),
         clients: TaskTracker::new(),
+        access,
+        started: tokio::time::Instant::now(),
     });
+    if let Some(tcp_listener) = tcp_listener {
+        relays.spawn(tcp::serve(tcp_listener, state.clone()));
+    }
     let address = listener.local_addr()?;
     tracing::info!(addr = %address, "Gateway listening");
 

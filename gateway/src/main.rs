@@ -18,13 +18,13 @@ async fn main() {
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
-    let listener = certstream_gateway::bind(&settings).await?;
+    let listeners = certstream_gateway::bind(&settings).await?;
     let shutdown = shutdown::on_signal();
     if settings.standalone {
         if settings.uses_nats() {
             anyhow::bail!("--standalone runs without NATS: remove --nats-url / CERTSTREAM_NATS_URL, or drop --standalone");
         }
-        return certstream_gateway::standalone::run(settings, listener, shutdown).await;
+        return certstream_gateway::standalone::run(settings, listeners, shutdown).await;
     }
     if !settings.uses_nats() {
         anyhow::bail!(
@@ -33,5 +33,5 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let bus = Bus::from_settings(&settings).await?;
-    certstream_gateway::run(settings, bus, listener, shutdown).await
+    certstream_gateway::run(settings, bus, listeners, shutdown).await
 }

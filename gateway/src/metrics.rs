@@ -126,7 +126,10 @@ pub fn messages_dropped(transport: &str, kind: StreamKind) -> IntCounter {
 pub enum DisconnectReason {
     ClientClosed,
     IdleTimeout,
-    WriteFailed,
+    /// A write did not finish within the write timeout.
+    WriteStalled,
+    /// The client fell behind too often.
+    TooSlow,
     Shutdown,
 }
 
@@ -135,7 +138,8 @@ impl DisconnectReason {
         match self {
             DisconnectReason::ClientClosed => "client_closed",
             DisconnectReason::IdleTimeout => "idle_timeout",
-            DisconnectReason::WriteFailed => "write_failed",
+            DisconnectReason::WriteStalled => "write_stalled",
+            DisconnectReason::TooSlow => "too_slow",
             DisconnectReason::Shutdown => "shutdown",
         }
     }
@@ -145,4 +149,21 @@ pub fn disconnected(transport: &str, reason: DisconnectReason) {
     DISCONNECTS
         .with_label_values(&[transport, reason.as_str()])
         .inc();
+}
+
+static REJECTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new(
+                "certstream_gateway_connections_rejected_total",
+                "Connection attempts rejected before streaming, by reason",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric definition"),
+    )
+});
+
+pub fn rejected(reason: &str) {
+    REJECTED.with_label_values(&[reason]).inc();
 }

@@ -1,19 +1,22 @@
-//! HTTP routes: the three WebSocket stream paths (with and without a trailing slash), a page for
-//! browsers at `/`, `/health`, `/metrics` and the `example.json` endpoints.
+//! HTTP routes: the three WebSocket stream paths (with and without a trailing slash), `/sse`, a
+//! page for browsers at `/`, `/health`, `/metrics`, `/stats.json` and the `example.json`
+//! endpoints.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use certstream_shared::StreamKind;
 
+use crate::access::{Permit, Rejection};
 use crate::ws::{self, MAX_INBOUND_BYTES};
-use crate::AppState;
+use crate::{metrics, page, sse, AppState};
 
 /// Paths of each stream kind; each is also served with a trailing `/`.
 const STREAM_PATHS: [(&str, StreamKind); 3] = [
@@ -28,8 +31,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mut router = Router::new();
     for (path, kind) in STREAM_PATHS {
         let handler = move |upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+                            ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                            headers: HeaderMap,
                             State(state): State<Arc<AppState>>| async move {
-            stream_endpoint(kind, upgrade, state)
+            stream_endpoint(kind, upgrade, peer, &headers, state)
         };
         router = router.route(path, get(handler));
         if path != "/" {
@@ -46,37 +51,95 @@ pub fn router(state: Arc<AppState>) -> Router {
             );
         }
     }
+    if settings.sse_enabled {
+        router = router
+            .route("/sse", get(sse_endpoint))
+            .route("/sse/", get(sse_endpoint));
+    }
     if settings.health_enabled {
         router = router.route("/health", get(health));
     }
     if settings.metrics_enabled {
         router = router.route("/metrics", get(certstream_shared::admin::metrics));
     }
-    router.with_state(state)
+    router.route("/stats.json", get(stats)).with_state(state)
+}
+
+/// Authenticates the client and takes a connection slot.
+fn admit(
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    state: &Arc<AppState>,
+) -> Result<Permit, Rejection> {
+    state
+        .access
+        .authorize(headers)
+        .and_then(|()| state.access.acquire(state.access.client_ip(peer, headers)))
+        .inspect_err(|rejection| metrics::rejected(rejection.as_label()))
+}
+
+/// The HTTP response for a rejected client.
+fn reject(rejection: Rejection) -> Response {
+    let mut response = (rejection.status(), rejection.message()).into_response();
+    if rejection == Rejection::Unauthorized {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+    }
+    response
 }
 
 fn stream_endpoint(
     kind: StreamKind,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
     state: Arc<AppState>,
 ) -> Response {
-    match upgrade {
-        Ok(upgrade) if state.settings.ws_enabled => {
-            let tracker = state.clients.clone();
-            upgrade
-                .max_message_size(MAX_INBOUND_BYTES)
-                .max_frame_size(MAX_INBOUND_BYTES)
-                .on_upgrade(move |socket| {
-                    tracker.track_future(ws::serve_client(socket, kind, state))
-                })
+    let upgrade = match upgrade {
+        Ok(upgrade) if state.settings.ws_enabled => upgrade,
+        Ok(_) => {
+            return (
+                StatusCode::NOT_FOUND,
+                "WebSocket endpoints are disabled on this server\n",
+            )
+                .into_response()
         }
-        Ok(_) => (
-            StatusCode::NOT_FOUND,
-            "WebSocket endpoints are disabled on this server\n",
-        )
-            .into_response(),
-        Err(_) if kind == StreamKind::Lite => Html(index_page()).into_response(),
-        Err(rejection) => rejection.into_response(),
+        Err(_) if kind == StreamKind::Lite => return Html(page::index()).into_response(),
+        Err(rejection) => return rejection.into_response(),
+    };
+    let permit = match admit(peer, headers, &state) {
+        Ok(permit) => permit,
+        Err(rejection) => return reject(rejection),
+    };
+    let tracker = state.clients.clone();
+    upgrade
+        .max_message_size(MAX_INBOUND_BYTES)
+        .max_frame_size(MAX_INBOUND_BYTES)
+        .on_upgrade(move |socket| {
+            tracker.track_future(ws::serve_client(socket, kind, state, permit))
+        })
+}
+
+#[derive(serde::Deserialize)]
+struct SseQuery {
+    stream: Option<String>,
+}
+
+async fn sse_endpoint(
+    Query(query): Query<SseQuery>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    State(state): State<Arc<AppState>>,
+) -> Response {
+    let kind = match sse::parse_stream(query.stream.as_deref()) {
+        Ok(kind) => kind,
+        Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
+    };
+    match admit(peer, &headers, &state) {
+        Ok(permit) => sse::respond(kind, state, permit),
+        Err(rejection) => reject(rejection),
     }
 }
 
@@ -99,17 +162,20 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-fn index_page() -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>certstream</title></head>\n\
-         <body><h1>certstream</h1>\n\
-         <p>This server streams every certificate newly added to the trusted Certificate Transparency logs, \
-         as JSON over WebSocket.</p>\n\
-         <ul><li><code>/</code>: lite stream (no DER, no chain)</li>\
-         <li><code>/full-stream</code>: full stream</li>\
-         <li><code>/domains-only</code>: domain names only</li></ul>\n\
-         <p>Example: <code>python -c \"import certstream; certstream.listen_for_events(print, url='ws://HOST/')\"</code></p>\n\
-         <p>Version {}.</p></body></html>\n",
-        env!("CARGO_PKG_VERSION")
+/// Live counters for the HTML page: connections and messages received per stream.
+async fn stats(State(state): State<Arc<AppState>>) -> Response {
+    let body = serde_json::json!({
+        "connections": state.access.connections(),
+        "messages_received": {
+            "lite": metrics::frames_received(StreamKind::Lite).get(),
+            "full": metrics::frames_received(StreamKind::Full).get(),
+            "domains": metrics::frames_received(StreamKind::Domains).get(),
+        },
+        "uptime_secs": state.started.elapsed().as_secs(),
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
     )
+        .into_response()
 }

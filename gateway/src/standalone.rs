@@ -3,14 +3,13 @@
 
 use certstream_shared::bus::MemoryBus;
 use certstream_shared::{Bus, Settings};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Runs the whole pipeline until `shutdown` is cancelled. The gateway stops first, then the
 /// decoder, then ingest, which saves its cursors last.
 pub async fn run(
     settings: Settings,
-    listener: TcpListener,
+    listeners: crate::Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let bus = Bus::Memory(MemoryBus::new(settings.buffer_size.get()));
@@ -21,7 +20,7 @@ pub async fn run(
     let gateway = tokio::spawn(crate::run(
         settings.clone(),
         bus.clone(),
-        listener,
+        listeners,
         shutdown.clone(),
     ));
     let decoder = tokio::spawn(certstream_decoder::worker::run(

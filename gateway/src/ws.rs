@@ -7,62 +7,61 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use certstream_shared::StreamKind;
 use futures::{SinkExt, StreamExt};
-use tokio::sync::broadcast::error::RecvError;
-use tokio::time::{interval_at, Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
-use crate::metrics::{self, DisconnectReason};
+use crate::access::Permit;
+use crate::feed::{self, ClientFeed, FeedEvent, Transport};
+use crate::metrics::DisconnectReason;
 use crate::AppState;
 
 /// Largest frame or message a client may send; larger ones close the connection.
 pub const MAX_INBOUND_BYTES: usize = 64 * 1024;
 
-/// Interval between WebSocket pings.
-const PING_INTERVAL: Duration = Duration::from_secs(30);
-
-/// Interval between heartbeat messages.
-const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
-
-/// How long after a ping a silent client is disconnected.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// How long one write may take before the client counts as stalled.
-const WRITE_DEADLINE: Duration = Duration::from_secs(10);
+/// Close code 1000 "normal closure".
+const CLOSE_NORMAL: u16 = 1000;
 
 /// Close code 1001 "going away", sent when the server shuts down.
 const CLOSE_GOING_AWAY: u16 = 1001;
 
-/// Close code 1000 "normal closure".
-const CLOSE_NORMAL: u16 = 1000;
-
-const TRANSPORT: &str = "ws";
+/// Close code for a client disconnected because it kept falling behind.
+const CLOSE_TOO_SLOW: u16 = 4000;
 
 /// Serves one upgraded WebSocket connection until either side ends it.
-pub async fn serve_client(socket: WebSocket, kind: StreamKind, state: Arc<AppState>) {
-    let connected = metrics::clients(TRANSPORT, kind);
-    connected.inc();
-    let reason = relay_messages(socket, kind, &state).await;
-    connected.dec();
-    metrics::disconnected(TRANSPORT, reason);
-    tracing::debug!(stream = kind.as_str(), reason = ?reason, "WebSocket client disconnected");
+pub async fn serve_client(
+    socket: WebSocket,
+    kind: StreamKind,
+    state: Arc<AppState>,
+    permit: Permit,
+) {
+    let feed = ClientFeed::new(
+        state.hub.subscribe(kind),
+        Transport::WebSocket,
+        kind,
+        &state.settings,
+    );
+    let reason = relay_messages(socket, feed, &state).await;
+    feed::record_disconnect(Transport::WebSocket, kind, reason);
+    drop(permit);
 }
 
-async fn relay_messages(socket: WebSocket, kind: StreamKind, state: &AppState) -> DisconnectReason {
+async fn relay_messages(
+    socket: WebSocket,
+    mut feed: ClientFeed,
+    state: &AppState,
+) -> DisconnectReason {
+    let settings = &state.settings;
+    let write_timeout = Duration::from_secs(settings.client_write_timeout_secs.get());
+    let idle_timeout = Duration::from_secs(settings.ws_idle_timeout_secs.get());
     let (mut sink, mut inbound) = socket.split();
-    let mut messages = state.hub.subscribe(kind);
-    let sent = metrics::messages_sent(TRANSPORT, kind);
-    let dropped = metrics::messages_dropped(TRANSPORT, kind);
-
-    let mut ping = interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
-    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut heartbeat = interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
-    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut ping = feed::ticker(Duration::from_secs(settings.ws_ping_interval_secs.get()));
+    let mut heartbeat = feed::ticker(Duration::from_secs(settings.heartbeat_interval_secs));
     let mut last_inbound = Instant::now();
 
     loop {
         let outbound = tokio::select! {
             biased;
             _ = state.shutdown.cancelled() => {
-                let _ = close(&mut sink, CLOSE_GOING_AWAY, "server shutting down").await;
+                close(&mut sink, CLOSE_GOING_AWAY, "server shutting down".into(), write_timeout).await;
                 return DisconnectReason::Shutdown;
             }
             received = inbound.next() => match received {
@@ -72,53 +71,40 @@ async fn relay_messages(socket: WebSocket, kind: StreamKind, state: &AppState) -
                     continue;
                 }
             },
-            message = messages.recv() => match message {
-                Ok(frame) => {
-                    sent.inc();
-                    Message::Text(frame)
+            event = feed.next() => match event {
+                FeedEvent::Message(frame) => Message::Text(frame),
+                FeedEvent::TooSlow { dropped } => {
+                    let reason = format!("client too slow: {dropped} messages dropped");
+                    close(&mut sink, CLOSE_TOO_SLOW, reason.into(), write_timeout).await;
+                    return DisconnectReason::TooSlow;
                 }
-                Err(RecvError::Lagged(count)) => {
-                    dropped.inc_by(count);
-                    continue;
-                }
-                Err(RecvError::Closed) => {
-                    let _ = close(&mut sink, CLOSE_GOING_AWAY, "server shutting down").await;
+                FeedEvent::Closed => {
+                    close(&mut sink, CLOSE_GOING_AWAY, "server shutting down".into(), write_timeout).await;
                     return DisconnectReason::Shutdown;
                 }
             },
-            _ = ping.tick() => {
-                if last_inbound.elapsed() > IDLE_TIMEOUT {
-                    let _ = close(&mut sink, CLOSE_NORMAL, "idle timeout").await;
+            _ = feed::tick(&mut ping) => {
+                if last_inbound.elapsed() > idle_timeout {
+                    close(&mut sink, CLOSE_NORMAL, "idle timeout".into(), write_timeout).await;
                     return DisconnectReason::IdleTimeout;
                 }
                 Message::Ping(bytes::Bytes::new())
             }
-            _ = heartbeat.tick() => Message::Text(heartbeat_message()),
+            _ = feed::tick(&mut heartbeat) => Message::Text(feed::heartbeat_message()),
         };
-        match tokio::time::timeout(WRITE_DEADLINE, sink.send(outbound)).await {
+        match tokio::time::timeout(write_timeout, sink.send(outbound)).await {
             Ok(Ok(())) => {}
-            Ok(Err(_)) | Err(_) => return DisconnectReason::WriteFailed,
+            Ok(Err(_)) => return DisconnectReason::ClientClosed,
+            Err(_) => return DisconnectReason::WriteStalled,
         }
     }
 }
 
-async fn close<S>(sink: &mut S, code: u16, reason: &'static str) -> Result<(), axum::Error>
+/// Sends a close frame, waiting at most `write_timeout`; the connection ends either way.
+async fn close<S>(sink: &mut S, code: u16, reason: Utf8Bytes, write_timeout: Duration)
 where
     S: futures::Sink<Message, Error = axum::Error> + Unpin,
 {
-    let frame = CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    };
-    tokio::time::timeout(WRITE_DEADLINE, sink.send(Message::Close(Some(frame))))
-        .await
-        .unwrap_or(Ok(()))
-}
-
-/// `{"message_type":"heartbeat","timestamp":<float Unix seconds>}`.
-pub fn heartbeat_message() -> Utf8Bytes {
-    let timestamp = certstream_shared::raw::unix_now();
-    Utf8Bytes::from(
-        serde_json::json!({"message_type": "heartbeat", "timestamp": timestamp}).to_string(),
-    )
+    let frame = CloseFrame { code, reason };
+    let _ = tokio::time::timeout(write_timeout, sink.send(Message::Close(Some(frame)))).await;
 }

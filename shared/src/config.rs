@@ -140,6 +140,24 @@ settings! {
     auth_tokens: Secret<Vec<String>> = "", env = "CERTSTREAM_AUTH_TOKENS", flag = "auth-tokens";
     /// Header that carries `Bearer <token>`.
     auth_header_name: String = "Authorization", env = "CERTSTREAM_AUTH_HEADER_NAME", flag = "auth-header-name";
+    /// Proxies whose X-Forwarded-For header names the client IP: comma-separated IPs or CIDR
+    /// ranges. Requests from other addresses are attributed to their own peer address.
+    trusted_proxies: Vec<String> = "", env = "CERTSTREAM_TRUSTED_PROXIES", flag = "trusted-proxies";
+    /// PEM certificate chain for TLS on the HTTP port; set together with the key file.
+    tls_cert_file: Option<PathBuf> = "", env = "CERTSTREAM_TLS_CERT_FILE", flag = "tls-cert-file";
+    /// PEM private key for TLS on the HTTP port.
+    tls_key_file: Option<PathBuf> = "", env = "CERTSTREAM_TLS_KEY_FILE", flag = "tls-key-file";
+    /// Seconds between heartbeat messages on WebSocket and TCP (0 disables them).
+    heartbeat_interval_secs: u64 = "30", env = "CERTSTREAM_HEARTBEAT_INTERVAL_SECS", flag = "heartbeat-interval-secs";
+    /// Seconds between WebSocket pings.
+    ws_ping_interval_secs: NonZeroU64 = "30", env = "CERTSTREAM_WS_PING_INTERVAL_SECS", flag = "ws-ping-interval-secs";
+    /// Seconds without any inbound frame after which a WebSocket client is disconnected.
+    ws_idle_timeout_secs: NonZeroU64 = "90", env = "CERTSTREAM_WS_IDLE_TIMEOUT_SECS", flag = "ws-idle-timeout-secs";
+    /// Seconds one write to a client may take before the client counts as stalled and is disconnected.
+    client_write_timeout_secs: NonZeroU64 = "10", env = "CERTSTREAM_CLIENT_WRITE_TIMEOUT_SECS", flag = "client-write-timeout-secs";
+    /// Times a client may fall more than `buffer_size` messages behind within one minute before it
+    /// is disconnected as too slow.
+    client_max_lag_events: NonZeroU32 = "5", env = "CERTSTREAM_CLIENT_MAX_LAG_EVENTS", flag = "client-max-lag-events";
 
     /// CT log list in Google's v3 format: a file path or an http(s) URL. Empty uses the bundled list.
     log_list: Option<String> = "", env = "CERTSTREAM_LOG_LIST", flag = "log-list";
@@ -167,6 +185,7 @@ impl Settings {
     /// and exits when asked for them, as clap does.
     pub fn load(binary: &'static str, about: &'static str) -> Result<Self, ConfigError> {
         let command = Cli::command()
+            .args_override_self(true)
             .name(binary)
             .about(about)
             .version(env!("CARGO_PKG_VERSION"));
@@ -182,6 +201,7 @@ impl Settings {
         T: Into<std::ffi::OsString> + Clone,
     {
         let matches = Cli::command()
+            .args_override_self(true)
             .try_get_matches_from(args)
             .map_err(|err| ConfigError::Usage(err.to_string()))?;
         Self::from_matches(&matches)
@@ -534,6 +554,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown setting `prot`"), "{err}");
+    }
+
+    #[test]
+    fn repeated_flag_takes_last_value() {
+        let settings = load(&["--port", "1", "--port", "2"]).unwrap();
+        assert_eq!(settings.port, 2);
     }
 
     #[test]
