@@ -1,8 +1,9 @@
-//! Reads the two facts the load generator needs from a certstream message, its type and
-//! `data.seen`, without building a JSON tree.
+//! Reads what the load generator needs from a certstream message (its type, `data.seen` and
+//! the entry's identity) without building a JSON tree.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -12,9 +13,13 @@ use serde::Deserialize;
 pub enum MessageKind {
     /// `{"message_type":"heartbeat",...}`.
     Heartbeat,
-    /// Any other message, with `data.seen` (float Unix seconds) when it has one. Domains-only
-    /// messages have none.
-    Update { seen: Option<f64> },
+    /// Any other message, with `data.seen` (float Unix seconds) and an entry id (a hash of
+    /// `data.source.url` and `data.cert_index`) when it has them. Domains-only messages have
+    /// neither.
+    Update {
+        seen: Option<f64>,
+        entry: Option<u64>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -25,14 +30,28 @@ struct Envelope<'a> {
     data: SeenField,
 }
 
-/// `data.seen` when `data` is an object; `None` for an array (domains-only) or anything else.
+/// `data.seen` and the entry id when `data` is an object; neither for an array (domains-only)
+/// or anything else.
 #[derive(Default)]
-struct SeenField(Option<f64>);
+struct SeenField {
+    seen: Option<f64>,
+    entry: Option<u64>,
+}
 
 #[derive(Deserialize)]
-struct SeenOnly {
+struct DataFields<'a> {
     #[serde(default)]
     seen: Option<f64>,
+    #[serde(default)]
+    cert_index: Option<u64>,
+    #[serde(default, borrow)]
+    source: Option<Source<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Source<'a> {
+    #[serde(borrow)]
+    url: Cow<'a, str>,
 }
 
 impl<'de> Deserialize<'de> for SeenField {
@@ -51,17 +70,29 @@ impl<'de> Visitor<'de> for SeenVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SeenField, A::Error> {
-        let fields = SeenOnly::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        Ok(SeenField(fields.seen))
+        let fields = DataFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        let entry = match (&fields.source, fields.cert_index) {
+            (Some(source), Some(index)) => {
+                let mut hasher = DefaultHasher::new();
+                source.url.hash(&mut hasher);
+                index.hash(&mut hasher);
+                Some(hasher.finish())
+            }
+            _ => None,
+        };
+        Ok(SeenField {
+            seen: fields.seen,
+            entry,
+        })
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SeenField, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(SeenField(None))
+        Ok(SeenField::default())
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<SeenField, E> {
-        Ok(SeenField(None))
+        Ok(SeenField::default())
     }
 }
 
@@ -72,7 +103,8 @@ pub fn classify(text: &str) -> Result<MessageKind, serde_json::Error> {
         Ok(MessageKind::Heartbeat)
     } else {
         Ok(MessageKind::Update {
-            seen: envelope.data.0,
+            seen: envelope.data.seen,
+            entry: envelope.data.entry,
         })
     }
 }
@@ -87,12 +119,30 @@ mod tests {
             "leaf_cert":{"all_domains":["a.example"],"extensions":{}},"cert_index":7,
             "seen":1700000000.123,"source":{"name":"x","url":"http://127.0.0.1/"}}}"#;
 
-        assert_eq!(
-            classify(text).unwrap(),
-            MessageKind::Update {
-                seen: Some(1700000000.123)
-            }
-        );
+        let MessageKind::Update { seen, entry } = classify(text).unwrap() else {
+            panic!("not an update");
+        };
+        assert_eq!(seen, Some(1700000000.123));
+        assert!(entry.is_some());
+    }
+
+    #[test]
+    fn entry_id_depends_on_log_and_index() {
+        let message = |url: &str, index: u64| {
+            format!(
+                r#"{{"message_type":"certificate_update","data":{{"cert_index":{index},
+                    "seen":1.0,"source":{{"name":"x","url":"{url}"}}}}}}"#
+            )
+        };
+        let entry = |text: String| match classify(&text).unwrap() {
+            MessageKind::Update { entry, .. } => entry.unwrap(),
+            MessageKind::Heartbeat => panic!("not an update"),
+        };
+
+        let first = entry(message("http://a/", 1));
+        assert_eq!(first, entry(message("http://a/", 1)));
+        assert_ne!(first, entry(message("http://a/", 2)));
+        assert_ne!(first, entry(message("http://b/", 1)));
     }
 
     #[test]
@@ -106,7 +156,13 @@ mod tests {
     fn domains_message_has_no_seen() {
         let text = r#"{"message_type":"dns_entries","data":["a.example","b.example"]}"#;
 
-        assert_eq!(classify(text).unwrap(), MessageKind::Update { seen: None });
+        assert_eq!(
+            classify(text).unwrap(),
+            MessageKind::Update {
+                seen: None,
+                entry: None
+            }
+        );
     }
 
     #[test]

@@ -11,12 +11,19 @@ use tokio_util::sync::CancellationToken;
 use super::histogram::Histogram;
 use super::message::{classify, MessageKind};
 
+/// Deliveries a client keeps for the fan-out spread; later ones are only counted. At 16 bytes
+/// each this bounds the memory per client to 160 KB.
+pub const MAX_DELIVERIES_PER_CLIENT: usize = 10_000;
+
 /// Messages one client received.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientCounts {
     /// Messages other than heartbeats.
     pub messages: u64,
     pub heartbeats: u64,
+    /// The first [`MAX_DELIVERIES_PER_CLIENT`] deliveries that carry an entry id: (entry id,
+    /// receipt Unix time in microseconds).
+    pub deliveries: Vec<(u64, u64)>,
 }
 
 /// Count of one error kind and its first example.
@@ -101,7 +108,7 @@ impl Recorder {
     pub fn record_text(&self, text: &str, counts: &mut ClientCounts) {
         match classify(text) {
             Ok(MessageKind::Heartbeat) => self.record_heartbeat(counts),
-            Ok(MessageKind::Update { seen }) => self.record_update(seen, counts),
+            Ok(MessageKind::Update { seen, entry }) => self.record_update(seen, entry, counts),
             Err(err) => self.record_error(&format!("invalid message: {err}")),
         }
     }
@@ -111,9 +118,14 @@ impl Recorder {
         self.heartbeats.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn record_update(&self, seen: Option<f64>, counts: &mut ClientCounts) {
+    fn record_update(&self, seen: Option<f64>, entry: Option<u64>, counts: &mut ClientCounts) {
         let now_us = unix_micros();
         counts.messages += 1;
+        if let Some(entry) = entry {
+            if counts.deliveries.len() < MAX_DELIVERIES_PER_CLIENT {
+                counts.deliveries.push((entry, now_us));
+            }
+        }
         self.messages.fetch_add(1, Ordering::Relaxed);
         self.first_message_us.fetch_min(now_us, Ordering::Relaxed);
         self.last_message_us.fetch_max(now_us, Ordering::Relaxed);
@@ -175,7 +187,8 @@ mod tests {
     fn stop_after_all_clients_reach_target() {
         let stop = CancellationToken::new();
         let recorder = Recorder::new(2, Some(2), stop.clone());
-        let message = r#"{"message_type":"certificate_update","data":{"seen":1.5}}"#;
+        let message = r#"{"message_type":"certificate_update","data":{"seen":1.5,"cert_index":3,
+            "source":{"url":"http://127.0.0.1/"}}}"#;
         let mut first = ClientCounts::default();
         let mut second = ClientCounts::default();
 
@@ -188,6 +201,7 @@ mod tests {
         recorder.record_text(message, &mut second);
         assert!(stop.is_cancelled());
         assert_eq!(first.messages, 3);
+        assert_eq!(first.deliveries.len(), 3);
         assert_eq!(recorder.messages.load(Ordering::Relaxed), 5);
         assert_eq!(recorder.latency_us.count(), 5);
     }

@@ -1,11 +1,13 @@
 //! The summary of a run, printed as text or serialized as JSON.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 
 use super::client::{ClientEnd, ClientOutcome};
+use super::histogram::Histogram;
 use super::recorder::Recorder;
 use super::LoadConfig;
 
@@ -68,6 +70,10 @@ pub struct Report {
     pub per_client: Option<PerClient>,
     /// Latency from `data.seen` to receipt.
     pub latency: Option<LatencySummary>,
+    /// Per delivery: receipt time minus the earliest receipt of the same entry by any client.
+    /// It shows how long the fan-out to all clients takes without a gateway timestamp, and
+    /// does not include the time to the first client.
+    pub fanout_spread: Option<LatencySummary>,
     pub messages_without_seen: u64,
     /// Messages stamped later than they arrived (clock steps); counted as 0 ms.
     pub negative_latencies: u64,
@@ -114,7 +120,8 @@ impl Report {
             delivery_window_secs,
             messages_per_sec: delivery_window_secs.map(|secs| messages as f64 / secs),
             per_client: per_client(&connected),
-            latency: latency(recorder),
+            latency: summarize(&recorder.latency_us),
+            fanout_spread: summarize(&fanout_spread(outcomes)),
             messages_without_seen: recorder.messages_without_seen.load(Ordering::Relaxed),
             negative_latencies: recorder.negative_latencies.load(Ordering::Relaxed),
             errors: recorder
@@ -146,8 +153,26 @@ fn per_client(connected: &[&ClientOutcome]) -> Option<PerClient> {
     })
 }
 
-fn latency(recorder: &Recorder) -> Option<LatencySummary> {
-    let histogram = &recorder.latency_us;
+fn fanout_spread(outcomes: &[ClientOutcome]) -> Histogram {
+    let mut first_receipt: HashMap<u64, u64> = HashMap::new();
+    for outcome in outcomes {
+        for &(entry, received_us) in &outcome.counts.deliveries {
+            first_receipt
+                .entry(entry)
+                .and_modify(|first| *first = (*first).min(received_us))
+                .or_insert(received_us);
+        }
+    }
+    let spread = Histogram::new();
+    for outcome in outcomes {
+        for &(entry, received_us) in &outcome.counts.deliveries {
+            spread.record(received_us - first_receipt[&entry]);
+        }
+    }
+    spread
+}
+
+fn summarize(histogram: &Histogram) -> Option<LatencySummary> {
     let millis = |quantile: f64| histogram.value_at_quantile(quantile).unwrap_or(0) as f64 / 1e3;
     (histogram.count() > 0).then(|| LatencySummary {
         samples: histogram.count(),
@@ -212,6 +237,13 @@ impl fmt::Display for Report {
                 latency.samples
             )?,
             None => writeln!(f, "latency (ms)    n/a (no message with data.seen)")?,
+        }
+        if let Some(spread) = &self.fanout_spread {
+            writeln!(
+                f,
+                "fan-out spread  p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1} ms after the first client",
+                spread.p50_ms, spread.p90_ms, spread.p99_ms, spread.p999_ms, spread.max_ms
+            )?;
         }
         if self.messages_without_seen > 0 || self.negative_latencies > 0 {
             writeln!(
