@@ -16,6 +16,7 @@ pub mod routes;
 pub mod sse;
 pub mod standalone;
 pub mod tcp;
+pub mod tls;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -72,6 +73,17 @@ async fn bind_tcp(settings: &Settings) -> anyhow::Result<TcpListener> {
         .map_err(|err| anyhow::anyhow!("cannot listen on {address} for raw TCP clients: {err}"))
 }
 
+/// The TLS configuration when both the certificate and the key file are set.
+fn tls_config(
+    settings: &Settings,
+) -> anyhow::Result<Option<Arc<tokio_rustls::rustls::ServerConfig>>> {
+    match (&settings.tls_cert_file, &settings.tls_key_file) {
+        (Some(cert), Some(key)) => tls::load_config(cert, key).map(Some),
+        (None, None) => Ok(None),
+        _ => anyhow::bail!("TLS needs both CERTSTREAM_TLS_CERT_FILE and CERTSTREAM_TLS_KEY_FILE"),
+    }
+}
+
 /// Serves clients on the listeners with messages from `bus` until `shutdown` is cancelled, then
 /// closes every client connection (close code 1001) and returns.
 pub async fn run(
@@ -84,6 +96,7 @@ pub async fn run(
         http: listener,
         tcp: tcp_listener,
     } = listeners;
+    let tls = tls_config(&settings)?;
     let access =
         Arc::new(access::Access::from_settings(&settings).map_err(|err| anyhow::anyhow!(err))?);
     if tcp_listener.is_some() && settings.auth_enabled {
@@ -108,13 +121,26 @@ pub async fn run(
         relays.spawn(tcp::serve(tcp_listener, state.clone()));
     }
     let address = listener.local_addr()?;
-    tracing::info!(addr = %address, "Gateway listening");
+    tracing::info!(addr = %address, tls = tls.is_some(), "Gateway listening");
 
     let app = routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await
-        .map_err(|err| anyhow::anyhow!("gateway server on {address} failed: {err}"))?;
+    let served = match tls {
+        // `tap_io` adapts the listener to axum's `ConnectInfo<SocketAddr>`, which axum implements
+        // for plain TCP listeners and for tapped ones.
+        Some(config) => {
+            let listener =
+                axum::serve::ListenerExt::tap_io(tls::TlsListener::new(listener, config), |_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .await
+        }
+    };
+    served.map_err(|err| anyhow::anyhow!("gateway server on {address} failed: {err}"))?;
 
     state.clients.close();
     relays.close();

@@ -402,3 +402,75 @@ async fn reqwest_get(url: &str) -> String {
         .unwrap();
     String::from_utf8_lossy(&response).to_string()
 }
+
+/// With a certificate and key configured, WebSocket clients connect over TLS and receive frames.
+#[tokio::test]
+async fn tls_serves_websocket() {
+    use tokio_rustls::rustls::{self, pki_types::ServerName};
+
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.key_pair.serialize_pem()).unwrap();
+    let gateway = Gateway::start(&[
+        "--tls-cert-file",
+        cert_path.to_str().unwrap(),
+        "--tls-key-file",
+        key_path.to_str().unwrap(),
+    ])
+    .await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = TcpStream::connect(&gateway.address).await.unwrap();
+    let tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("TLS handshake");
+    let url = format!("wss://localhost/full-stream");
+    let (mut socket, _) = tokio_tungstenite::client_async(url, tls)
+        .await
+        .expect("WebSocket over TLS");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    gateway.publish(StreamKind::Full, r#"{"n":"tls"}"#).await;
+    let message = tokio::time::timeout(WAIT, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(message, Message::text(r#"{"n":"tls"}"#));
+    gateway.stop().await;
+}
+
+/// A certificate without its key is a start-up error that names both settings.
+#[tokio::test]
+async fn tls_needs_both_files() {
+    let settings = Settings::try_from_args([
+        "test",
+        "--host",
+        "127.0.0.1",
+        "--tls-cert-file",
+        "/nonexistent.pem",
+    ])
+    .unwrap();
+    let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listeners = certstream_gateway::Listeners { http, tcp: None };
+    let bus = Bus::Memory(MemoryBus::new(4));
+    let err = certstream_gateway::run(settings, bus, listeners, CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("CERTSTREAM_TLS_CERT_FILE and CERTSTREAM_TLS_KEY_FILE"),
+        "{err}"
+    );
+}
