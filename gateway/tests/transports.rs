@@ -436,7 +436,7 @@ async fn tls_serves_websocket() {
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
         .expect("TLS handshake");
-    let url = format!("wss://localhost/full-stream");
+    let url = "wss://localhost/full-stream";
     let (mut socket, _) = tokio_tungstenite::client_async(url, tls)
         .await
         .expect("WebSocket over TLS");
