@@ -189,8 +189,9 @@ impl Drop for Service {
 /// A nats-server with JetStream on a random loopback port and its own storage directory.
 pub struct NatsServer {
     pub url: String,
-    _service: Service,
-    _dir: tempfile::TempDir,
+    program: PathBuf,
+    service: Option<Service>,
+    dir: tempfile::TempDir,
 }
 
 impl NatsServer {
@@ -205,34 +206,62 @@ impl NatsServer {
             }),
         };
         let dir = tempfile::tempdir().expect("temporary directory");
-        let store = dir.path().join("jetstream");
-        let ports = dir.path().join("ports");
-        std::fs::create_dir_all(&ports).expect("ports directory");
-        let service = Service::spawn(
-            "nats-server",
-            &program,
-            &[
-                "--jetstream",
-                "--addr",
-                "127.0.0.1",
-                "--port",
-                "-1",
-                "--http_port",
-                "0",
-                "--store_dir",
-                store.to_str().expect("UTF-8 path"),
-                "--ports_file_dir",
-                ports.to_str().expect("UTF-8 path"),
-            ],
-            &[],
-        );
-        let url = read_ports_file(&ports, Duration::from_secs(20));
+        let (service, url) = spawn_nats(&program, dir.path(), "-1");
         NatsServer {
             url,
-            _service: service,
-            _dir: dir,
+            program,
+            service: Some(service),
+            dir,
         }
     }
+
+    /// Kills the server (SIGKILL) and leaves it down.
+    pub fn kill(&mut self) {
+        self.service.take();
+    }
+
+    /// Starts the server again on the same port with the same storage.
+    pub fn start_again(&mut self) {
+        assert!(self.service.is_none(), "nats-server is still running");
+        let port = self
+            .url
+            .rsplit(':')
+            .next()
+            .expect("port in the NATS URL")
+            .to_string();
+        let ports = self.dir.path().join("ports");
+        let _ = std::fs::remove_dir_all(&ports);
+        let (service, url) = spawn_nats(&self.program, self.dir.path(), &port);
+        assert_eq!(url, self.url, "nats-server came back on the same address");
+        self.service = Some(service);
+    }
+}
+
+/// Starts nats-server with JetStream storage under `dir` and returns it with its client URL.
+fn spawn_nats(program: &Path, dir: &Path, port: &str) -> (Service, String) {
+    let store = dir.join("jetstream");
+    let ports = dir.join("ports");
+    std::fs::create_dir_all(&ports).expect("ports directory");
+    let service = Service::spawn(
+        "nats-server",
+        program,
+        &[
+            "--jetstream",
+            "--addr",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--http_port",
+            "0",
+            "--store_dir",
+            store.to_str().expect("UTF-8 path"),
+            "--ports_file_dir",
+            ports.to_str().expect("UTF-8 path"),
+        ],
+        &[],
+    );
+    let url = read_ports_file(&ports, Duration::from_secs(20));
+    (service, url)
 }
 
 fn read_ports_file(dir: &Path, timeout: Duration) -> String {

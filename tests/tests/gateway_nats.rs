@@ -1,0 +1,126 @@
+//! End-to-end: a gateway process on a real nats-server survives a NATS restart. Its WebSocket
+//! clients stay connected, `/health` reports the outage, and messages flow again once NATS is
+//! back.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use certstream_shared::{Bus, Settings, StreamKind};
+use futures::StreamExt;
+use support::{NatsServer, Service};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Returns the HTTP status code of `GET path`.
+async fn status(address: &str, path: &str) -> u16 {
+    let mut stream = TcpStream::connect(address).await.expect("gateway accepts");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("status code")
+}
+
+async fn wait_for_status(address: &str, path: &str, expected: u16) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let code = status(address, path).await;
+        if code == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} stayed at {code}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Publishes a lite frame until the client receives it (the publisher may still be reconnecting).
+async fn publish_until_received(
+    publisher: &Bus,
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    text: &str,
+) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if publisher.is_connected() {
+            let _ = publisher
+                .publish_frame(
+                    StreamKind::Lite,
+                    "restart_test",
+                    Bytes::from(text.to_string()),
+                )
+                .await;
+            let _ = publisher.flush().await;
+        }
+        match tokio::time::timeout(Duration::from_millis(500), socket.next()).await {
+            Ok(Some(Ok(Message::Text(received)))) => {
+                assert_eq!(received.as_str(), text);
+                return;
+            }
+            Ok(Some(Ok(_))) | Err(_) => {}
+            Ok(other) => panic!("WebSocket ended while waiting for {text:?}: {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "{text:?} never arrived");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_survives_nats_restart() {
+    let mut nats = NatsServer::start();
+    let args = [
+        "--nats-url",
+        nats.url.as_str(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--heartbeat-interval-secs",
+        "0",
+    ];
+    let mut gateway = Service::spawn(
+        "gateway",
+        &support::binary("certstream-gateway"),
+        &args,
+        &[],
+    );
+    let address = gateway.listening_address();
+    wait_for_status(&address, "/health", 200).await;
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{address}/"))
+        .await
+        .expect("client connects");
+    let settings = Settings::try_from_args(["publisher", "--nats-url", nats.url.as_str()]).unwrap();
+    let publisher = Bus::from_settings(&settings)
+        .await
+        .expect("publisher connects");
+    publish_until_received(&publisher, &mut socket, r#"{"n":"before"}"#).await;
+
+    nats.kill();
+    wait_for_status(&address, "/health", 503).await;
+    nats.start_again();
+    wait_for_status(&address, "/health", 200).await;
+
+    publish_until_received(&publisher, &mut socket, r#"{"n":"after"}"#).await;
+    assert!(
+        gateway.is_running(),
+        "gateway kept running through the restart"
+    );
+    assert!(
+        gateway.terminate(Duration::from_secs(15)),
+        "gateway stops on SIGTERM"
+    );
+}
