@@ -349,15 +349,15 @@ if load:
               "peak RSS MB", "dropped", "loadgen CPU s")
     print("  ".join(header))
     for _, round_, report, elapsed, cpu, idle_rss, peak_rss, dropped, loadgen_time in load:
-        r = json.load(open(report))
-        latency = r["latency"] or {}
-        spread = r["fanout_spread"] or {}
-        per_client = r["per_client"] or {}
+        summary = json.load(open(report))
+        latency = summary["latency"] or {}
+        spread = summary["fanout_spread"] or {}
+        per_client = summary["per_client"] or {}
         server_cpu = [float(x) for x in cpu.split()]
         user, system = (float(x) for x in loadgen_time.split())
         cells = (
-            round_, r["clients_connected"], r["messages"], per_client.get("messages_missing", "-"),
-            r["disconnects"], f'{r["messages_per_sec"] or 0:.0f}',
+            round_, summary["clients_connected"], summary["messages"], per_client.get("messages_missing", "-"),
+            summary["disconnects"], f'{summary["messages_per_sec"] or 0:.0f}',
             *(f'{latency.get(key, 0):.1f}' for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
             f'{spread.get("p99_ms", 0):.1f}',
             "+".join(f"{x:.2f}" for x in server_cpu),

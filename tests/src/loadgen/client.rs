@@ -46,7 +46,7 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// The endpoint of `stream` on a server at `target` (`host:port`).
+    /// Builds the endpoint of `stream` on a server at `target` (`host:port`).
     pub fn new(transport: Transport, stream: StreamKind, target: &str) -> Endpoint {
         let address = match transport {
             Transport::Ws => format!("ws://{target}{}", stream.ws_path()),

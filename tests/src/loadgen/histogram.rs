@@ -54,8 +54,8 @@ impl Histogram {
         self.max.load(Ordering::Relaxed)
     }
 
-    /// Upper bound of the bucket that holds the value at `quantile` (0.0 to 1.0), capped at the
-    /// exact maximum. Returns `None` when nothing was recorded.
+    /// Returns the upper bound of the bucket that contains the value at `quantile` (0.0 to 1.0),
+    /// capped at the exact maximum. Returns `None` when nothing was recorded.
     pub fn value_at_quantile(&self, quantile: f64) -> Option<u64> {
         let count = self.count();
         if count == 0 {

@@ -57,8 +57,8 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder for `clients` clients that cancels `stop` once every client has received
-    /// `stop_after_messages` messages or ended.
+    /// Creates a recorder for `clients` clients that cancels `stop` once every client has
+    /// received `stop_after_messages` messages or ended.
     pub fn new(clients: usize, stop_after_messages: Option<u64>, stop: CancellationToken) -> Self {
         Recorder {
             latency_us: Histogram::new(),
