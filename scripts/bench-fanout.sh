@@ -255,6 +255,9 @@ run_load_round() {
     pids+=("$loadgen_pid")
     wait_for_line "$loadgen_log" "Connected " $((duration + 5))
 
+    # Other work on the machine competes for the same CPUs: record the 1-minute load average.
+    local load_average
+    load_average=$(cut -d ' ' -f 1 /proc/loadavg)
     local cpu_before=() pid
     for pid in "${server_pids[@]}"; do
         cpu_before+=("$(cpu_seconds "$pid")")
@@ -277,9 +280,9 @@ run_load_round() {
     peak_rss_kib=$(memory_kib "$gateway_pid" VmHWM)
     dropped=$(metric_sum certstream_gateway_messages_dropped_total)
     cat "$work/loadgen.$round.txt" >&2
-    printf 'load\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$report" "$elapsed" \
+    printf 'load\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$report" "$elapsed" \
         "${cpu_used[*]}" "$idle_rss_kib" "$peak_rss_kib" "$dropped" \
-        "$(cat "$work/loadgen.$round.time")" >>"$results"
+        "$(cat "$work/loadgen.$round.time")" "$load_average" >>"$results"
 
     stop_server
     stop_process "$fake_pid"
@@ -346,9 +349,10 @@ if load:
           "1044 entries per round")
     header = ("round", "connected", "messages", "missing", "disconn", "msg/s", "p50 ms",
               "p90 ms", "p99 ms", "max ms", "spread p99 ms", "server CPU s", "CPU %", "idle RSS MB",
-              "peak RSS MB", "dropped", "loadgen CPU s")
+              "peak RSS MB", "dropped", "loadgen CPU s", "load avg")
     print("  ".join(header))
-    for _, round_, report, elapsed, cpu, idle_rss, peak_rss, dropped, loadgen_time in load:
+    for (_, round_, report, elapsed, cpu, idle_rss, peak_rss, dropped, loadgen_time,
+         load_average) in load:
         summary = json.load(open(report))
         latency = summary["latency"] or {}
         spread = summary["fanout_spread"] or {}
@@ -363,7 +367,7 @@ if load:
             "+".join(f"{x:.2f}" for x in server_cpu),
             f"{100 * sum(server_cpu) / float(elapsed):.0f}",
             f"{int(idle_rss) / 1024:.1f}", f"{int(peak_rss) / 1024:.1f}", dropped,
-            f"{user + system:.2f}",
+            f"{user + system:.2f}", load_average,
         )
         print("  ".join(str(cell) for cell in cells))
     if mode == "nats":
