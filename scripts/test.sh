@@ -64,4 +64,4 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test"
-cargo test --workspace -- --test-threads="${CERTSTREAM_TEST_THREADS:-2}"
+cargo test --workspace --no-fail-fast -- --test-threads="${CERTSTREAM_TEST_THREADS:-2}"

@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::extract::ws::Utf8Bytes;
 use certstream_shared::{Settings, StreamKind};
 use prometheus::IntCounter;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::Instant;
 
 use crate::metrics::{self, DisconnectReason};
@@ -96,6 +96,27 @@ impl ClientFeed {
                     }
                 }
                 Err(RecvError::Closed) => return FeedEvent::Closed,
+            }
+        }
+    }
+
+    /// Returns the next message if one is already waiting, without blocking. A lag that crosses
+    /// the disconnect threshold is reported as `TooSlow`.
+    pub fn try_next(&mut self) -> Option<FeedEvent> {
+        loop {
+            match self.receiver.try_recv() {
+                Ok(frame) => {
+                    self.sent_counter.inc();
+                    return Some(FeedEvent::Message(frame));
+                }
+                Err(TryRecvError::Lagged(count)) => {
+                    if self.record_lag(count) {
+                        return Some(FeedEvent::TooSlow {
+                            dropped: self.dropped,
+                        });
+                    }
+                }
+                Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => return None,
             }
         }
     }

@@ -117,6 +117,8 @@ fn stream_endpoint(
     upgrade
         .max_message_size(MAX_INBOUND_BYTES)
         .max_frame_size(MAX_INBOUND_BYTES)
+        .read_buffer_size(ws::READ_BUFFER_BYTES)
+        .write_buffer_size(ws::WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             tracker.track_future(ws::serve_client(socket, kind, state, permit))
         })
