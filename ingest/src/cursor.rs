@@ -1,9 +1,10 @@
 //! Per-log cursors: the next index to fetch and the highest tree size seen, keyed by log URL.
 //!
-//! The store lives in memory and, when `ct_log_state_file` is set, in a JSON file that is
-//! replaced atomically (temporary file in the same directory, fsync, rename). Watchers update
-//! the store only after the bus has stored a batch, so a saved cursor never covers an entry that
-//! was not published. This module does not decide when to save; the crate root saves about once
+//! The store lives in memory and either in a JetStream key-value bucket ([`kv`], on NATS) or,
+//! when `ct_log_state_file` is set, in a JSON file that is replaced atomically (temporary file in
+//! the same directory, fsync, rename). Watchers update the store only after the bus has stored a
+//! batch, so a saved cursor never covers an entry that was not published. A watcher writes its
+//! cursor to the bucket itself after each batch, and the crate root saves the file about once
 //! per second and at shutdown.
 
 use std::collections::BTreeMap;
@@ -13,6 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
+
+pub mod kv;
+
+use kv::{KvCursorError, KvCursors};
 
 /// Version written to the state file. Files with another version are rejected.
 const STATE_FILE_VERSION: u32 = 1;
@@ -68,6 +73,8 @@ struct StateFile {
 #[derive(Debug)]
 pub struct CursorStore {
     path: Option<PathBuf>,
+    /// The bucket that [`CursorStore::persist`] writes to, on NATS.
+    bucket: Option<KvCursors>,
     state: Mutex<StoreState>,
 }
 
@@ -89,7 +96,39 @@ impl CursorStore {
     pub fn in_memory() -> Self {
         CursorStore {
             path: None,
+            bucket: None,
             state: Mutex::new(StoreState::default()),
+        }
+    }
+
+    /// Opens the store backed by a JetStream key-value bucket, loaded with its cursors. When
+    /// `path` is set, the cursors are also saved to that file as a local copy, which is not read.
+    pub async fn open_bucket(
+        bucket: KvCursors,
+        path: Option<PathBuf>,
+    ) -> Result<Self, KvCursorError> {
+        let cursors = bucket.load_all().await?;
+        Ok(CursorStore {
+            path,
+            bucket: Some(bucket),
+            state: Mutex::new(StoreState {
+                cursors,
+                dirty: false,
+            }),
+        })
+    }
+
+    /// Whether cursors are written to a key-value bucket.
+    pub fn has_bucket(&self) -> bool {
+        self.bucket.is_some()
+    }
+
+    /// Writes the cursor of the log at `url` to the bucket and returns once it is stored. Does
+    /// nothing without a bucket.
+    pub async fn persist(&self, url: &str, cursor: Cursor) -> Result<(), KvCursorError> {
+        match &self.bucket {
+            Some(bucket) => bucket.put(url, cursor).await,
+            None => Ok(()),
         }
     }
 
@@ -103,6 +142,7 @@ impl CursorStore {
         };
         Ok(CursorStore {
             path: Some(path),
+            bucket: None,
             state: Mutex::new(StoreState {
                 cursors,
                 dirty: false,

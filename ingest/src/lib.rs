@@ -28,6 +28,7 @@ pub mod static_ct;
 pub mod supervisor;
 pub mod watcher;
 
+use cursor::kv::KvCursors;
 use cursor::{CursorError, CursorStore};
 use log_list::{FollowedLog, LogList, LogListSource, GOOGLE_LOG_LIST_URL};
 use static_ct::issuers::IssuerCache;
@@ -83,11 +84,7 @@ pub async fn run_with_log_list(
     let timeout = Duration::from_secs(settings.ct_log_request_timeout_secs.get());
     let http = rfc6962::http_client(timeout).context("failed to build the HTTP client")?;
     let logs = load_followed_logs(&plan.source, &http).await?;
-    // TODO: on NATS, cursors belong in a JetStream KV bucket. Until then each ingest process
-    // keeps its own state file, so replicas sharing a bus cannot share or hand over cursors.
-    let cursors = Arc::new(CursorStore::from_setting(
-        settings.ct_log_state_file.clone(),
-    )?);
+    let cursors = Arc::new(open_cursors(&settings, &bus).await?);
     tracing::info!(
         logs = logs.len(),
         log_list = %plan.source,
@@ -138,6 +135,22 @@ pub async fn run_with_log_list(
         .context("failed to save cursors at shutdown")?;
     tracing::info!(saved_cursors = cursors.len(), "Ingest stopped");
     Ok(())
+}
+
+/// Opens the cursor bucket on NATS, named after the raw stream, or else the state file. On NATS
+/// a set state file receives a copy of the cursors but is not read.
+async fn open_cursors(settings: &Settings, bus: &Bus) -> anyhow::Result<CursorStore> {
+    match bus {
+        Bus::Nats(nats) => {
+            let bucket = format!("{}_CURSORS", settings.nats_raw_stream);
+            let kv = KvCursors::open(nats.client().clone(), &bucket).await?;
+            let copy = settings.ct_log_state_file.clone();
+            Ok(CursorStore::open_bucket(kv, copy).await?)
+        }
+        Bus::Memory(_) => Ok(CursorStore::from_setting(
+            settings.ct_log_state_file.clone(),
+        )?),
+    }
 }
 
 async fn load_followed_logs(

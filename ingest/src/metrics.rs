@@ -25,6 +25,8 @@ pub enum ErrorKind {
     Decode,
     /// The bus did not store a batch.
     Publish,
+    /// The key-value bucket did not store a cursor.
+    CursorSave,
     /// A log reported a tree smaller than one it reported before.
     Rollback,
     /// A checkpoint was malformed or its signature did not verify with the log's key.
@@ -35,13 +37,14 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::Timeout,
         ErrorKind::Connection,
         ErrorKind::HttpStatus,
         ErrorKind::RateLimited,
         ErrorKind::Decode,
         ErrorKind::Publish,
+        ErrorKind::CursorSave,
         ErrorKind::Rollback,
         ErrorKind::Signature,
         ErrorKind::InvalidEntry,
@@ -56,6 +59,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Decode => "decode",
             ErrorKind::Publish => "publish",
+            ErrorKind::CursorSave => "cursor_save",
             ErrorKind::Rollback => "rollback",
             ErrorKind::Signature => "signature",
             ErrorKind::InvalidEntry => "invalid_entry",

@@ -68,6 +68,8 @@ enum State {
     FetchEntries,
     /// Publish a received page. The cursor moves once the bus has stored it.
     Publish(RawBatch),
+    /// Write the cursor to the key-value bucket after a publish, before fetching more.
+    PersistCursor,
     /// Sleep, then continue with `then`.
     Wait { delay: Duration, then: Box<State> },
 }
@@ -126,6 +128,7 @@ impl Watcher {
             State::PollHead => self.poll_head().await,
             State::FetchEntries => self.fetch_entries().await,
             State::Publish(batch) => self.publish(batch).await,
+            State::PersistCursor => self.persist_cursor().await,
             State::Wait { delay, then } => {
                 tokio::time::sleep(delay).await;
                 *then
@@ -182,7 +185,11 @@ impl Watcher {
             Ok(()) => {
                 self.backoff.reset();
                 self.advance_past(&batch);
-                self.next_after_progress()
+                if self.cursors.has_bucket() {
+                    State::PersistCursor
+                } else {
+                    self.next_after_progress()
+                }
             }
             Err(err) => {
                 self.metrics.error(ErrorKind::Publish).inc();
@@ -196,6 +203,29 @@ impl Watcher {
                     "Publishing batch failed, retrying the same batch"
                 );
                 wait_then(wait.delay, State::Publish(batch))
+            }
+        }
+    }
+
+    /// Writes the cursor to the bucket, so a restart after a crash repeats at most the last
+    /// batch. A failed write is retried, and no new entries are fetched until it succeeds.
+    async fn persist_cursor(&mut self) -> State {
+        let Some(cursor) = self.cursor else {
+            return self.next_after_progress();
+        };
+        match self.cursors.persist(&self.log.url, cursor).await {
+            Ok(()) => self.next_after_progress(),
+            Err(err) => {
+                self.metrics.error(ErrorKind::CursorSave).inc();
+                let wait = self.backoff.next_delay(None);
+                tracing::warn!(
+                    next_index = cursor.next_index,
+                    attempt = wait.attempt,
+                    delay_ms = wait.delay.as_millis(),
+                    error = %err,
+                    "Saving the cursor failed, retrying"
+                );
+                wait_then(wait.delay, State::PersistCursor)
             }
         }
     }
