@@ -112,7 +112,7 @@ impl FetchError {
         }
     }
 
-    /// Whether the log answered 404, which for a partial tile means that the full tile replaced
+    /// Whether the log returned 404, which for a partial tile means that the full tile replaced
     /// it.
     pub fn is_not_found(&self) -> bool {
         matches!(self, FetchError::Status { status, .. } if *status == StatusCode::NOT_FOUND)

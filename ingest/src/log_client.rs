@@ -1,5 +1,5 @@
 //! One client type over both read APIs, so a single [`crate::watcher::Watcher`] follows RFC 6962
-//! and Static CT logs alike: it asks for the current tree size and for entries from an index.
+//! and Static CT logs alike: it requests the current tree size and entries from an index.
 
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ pub enum LogClient {
     StaticCt(StaticCtClient),
 }
 
-/// Why a log's client cannot be built.
+/// Failure to build a log's client, because its key cannot verify checkpoints.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot follow log {log_id} ({url}): {source}")]
 pub struct ClientError {

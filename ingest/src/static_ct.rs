@@ -104,17 +104,17 @@ impl StaticCtClient {
                 found: leaves.len(),
             });
         }
-        let wanted = &leaves[(start - tile_start) as usize..width as usize];
-        self.fetch_missing_issuers(wanted).await?;
+        let requested = &leaves[(start - tile_start) as usize..width as usize];
+        self.fetch_missing_issuers(requested).await?;
         (start..)
-            .zip(wanted)
+            .zip(requested)
             .map(|(index, leaf)| self.raw_entry(index, leaf, &tile.url))
             .collect()
     }
 
-    /// Fetches the tile that holds the first `width` entries of tile `tile_index`: the full
-    /// tile when `width` is 256, else the partial tile, or the full tile when the partial one is
-    /// gone (404) because the log has filled it since.
+    /// Fetches the tile that contains the first `width` entries of tile `tile_index`. That is
+    /// the full tile when `width` is 256, else the partial tile, or the full tile when the
+    /// partial one is gone (404) because the log has filled it since.
     async fn fetch_tile(&self, tile_index: u64, width: u64) -> Result<FetchedTile, FetchError> {
         let full_url = format!(
             "{}/{}",

@@ -1,7 +1,7 @@
 //! Faults of RFC 6962 logs that a watcher must survive without stopping and without skipping or
-//! repeating an index: short pages, 400 and 5xx from `get-entries` at the tip, 429 with
-//! `Retry-After` in both forms, truncated and slow bodies, and a tree head that goes backwards
-//! below a saved cursor.
+//! repeating an index. The faults are short pages, 400 and 5xx from `get-entries` at the tip,
+//! 429 with `Retry-After` in both forms, HTML, truncated and slow bodies, and a tree head that
+//! goes backwards below a saved cursor.
 
 mod support;
 

@@ -28,7 +28,7 @@ const ECDSA: u8 = 3;
 /// Prefix of a signed-note signature line: U+2014 EM DASH and a space.
 const SIGNATURE_LINE_PREFIX: &str = "\u{2014} ";
 
-/// Why a checkpoint was rejected, or why a log's key cannot verify checkpoints.
+/// Reasons to reject a checkpoint or a log key that cannot verify checkpoints.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckpointError {
     #[error("the log key is not an ECDSA P-256 SubjectPublicKeyInfo")]

@@ -2,8 +2,8 @@
 //! `checkpoint`, `tile/data/<N>[.p/<W>]` and `issuer/<hex>`.
 //!
 //! The checkpoint carries an RFC6962NoteSignature made with the log's P-256 key. Data tiles
-//! are cut from the fixture's TileLeaf bytes at the current tree size, and the three ways a
-//! real log may serve them alternate: full tiles with an even index are gzip with
+//! are cut from the fixture's TileLeaf bytes at the current tree size. They use the three
+//! encodings a real log may use: full tiles with an even index are gzip with
 //! `Content-Encoding: gzip`, full tiles with an odd index are gzip without that header, and
 //! partial tiles are not compressed. Hash tiles are not served.
 
