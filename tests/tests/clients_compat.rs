@@ -1,4 +1,4 @@
-//! Real client libraries beyond Python against `certstream-gateway --standalone --sse-enabled`:
+//! Runs real client libraries beyond Python against the standalone gateway with SSE enabled:
 //! the certstream npm package (Node build) on the full stream, and a page in headless Chromium
 //! with the browser's own WebSocket, an EventSource and the certstream-js browser build. Each
 //! client must receive and parse every fixture entry the fake CT log serves.
@@ -34,6 +34,10 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Time a client may take to start and open its connections, Chromium's start included.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Heartbeat interval of the gateway, short so that every WebSocket client gets heartbeat
+/// messages mixed with the certificates and must parse and skip them.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Start every log at index 0 and poll fast, as the pipeline test does.
 const INGEST_ARGS: [&str; 4] = [
@@ -85,11 +89,11 @@ impl ClientSetup {
     }
 }
 
-fn required_env(name: &str, what: &str) -> String {
+fn required_env(name: &str, expected_value: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
             "{name} is not set: run scripts/test.sh, which runs scripts/install-test-clients.sh \
-             and sets it, or set {name} to {what}"
+             and sets it, or set {name} to {expected_value}"
         )
     })
 }
@@ -188,6 +192,19 @@ async fn wait_for_exit(mut client: Service) -> String {
     })
     .await
     .expect("client wait task")
+}
+
+/// Returns H from the node client's closing line "received N messages, H heartbeats (...)".
+fn heartbeats_in_line(line: &str) -> u64 {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let position = words
+        .iter()
+        .position(|word| *word == "heartbeats")
+        .filter(|position| *position > 0)
+        .unwrap_or_else(|| panic!("no heartbeat count in the node client's line: {line}"));
+    words[position - 1]
+        .parse()
+        .unwrap_or_else(|err| panic!("invalid heartbeat count in {line:?}: {err}"))
 }
 
 /// Reads a JSON Lines file written by a client, one parsed message per line.
@@ -300,6 +317,8 @@ async fn node_and_browser_clients_receive_every_entry() {
         "--log-list",
         log_list.as_str(),
     ];
+    let heartbeat_secs = HEARTBEAT_INTERVAL.as_secs().to_string();
+    args.extend(["--heartbeat-interval-secs", heartbeat_secs.as_str()]);
     args.extend(INGEST_ARGS);
     let mut gateway = Service::spawn(
         "standalone",
@@ -314,6 +333,9 @@ async fn node_and_browser_clients_receive_every_entry() {
     let browser_output = dir.path().join("browser");
     std::fs::create_dir(&browser_output).expect("browser output directory");
     let browser = start_browser(&setup, &format!("http://{address}"), &browser_output);
+    // Each connection's first heartbeat comes one interval after it opened, so wait a little
+    // longer than that before any certificate is served.
+    tokio::time::sleep(HEARTBEAT_INTERVAL + Duration::from_millis(500)).await;
     fake.start_growing();
 
     let node_line = wait_for_exit(node).await;
@@ -327,6 +349,10 @@ async fn node_and_browser_clients_receive_every_entry() {
     let node_messages = read_jsonl(&node_output);
     check_every_entry_once("node certstream", &node_messages, &expected);
     check_live_entries("node certstream", &node_messages, &live_url, true);
+    assert!(
+        heartbeats_in_line(&node_line) >= 1,
+        "node certstream: no heartbeat received: {node_line}"
+    );
 
     let summary_path = browser_output.join("summary.json");
     let summary: Value = serde_json::from_str(
@@ -340,6 +366,13 @@ async fn node_and_browser_clients_receive_every_entry() {
             serde_json::json!([]),
             "browser {client}: errors in the page"
         );
+    }
+    // EventSource gets `: heartbeat` comments instead, which never reach the page.
+    for client in ["websocket", "certstream-js"] {
+        let heartbeats = page_collection(&summary, client)["heartbeats"]
+            .as_u64()
+            .expect("heartbeat count");
+        assert!(heartbeats >= 1, "browser {client}: no heartbeat received");
     }
     for client in ["websocket", "eventsource"] {
         let messages = read_jsonl(&browser_output.join(format!("{client}.jsonl")));

@@ -6,7 +6,8 @@
 // page.html into that document. So the page has the gateway's origin, and its EventSource needs
 // no CORS headers. It also has a loopback address, which Chromium's Local Network Access checks
 // require before a page may open a WebSocket to 127.0.0.1. When request interception served
-// the page, Chromium 156 blocked those WebSockets (net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS).
+// the page, Chromium 156 blocked those WebSockets with
+// net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS.
 //
 // Prints "browser clients connected" once every client of the page is open. Writes
 // OUTPUT_DIR/<client>.jsonl with one received message per line and OUTPUT_DIR/summary.json.
