@@ -17,7 +17,6 @@
 'use strict';
 
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
@@ -90,7 +89,9 @@ async function installRoutes(context, baseUrl) {
 }
 
 async function run(chromiumPath, baseUrl, outputDir, count, timeoutSecs) {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'certstream-chromium-'));
+  // A fresh profile inside OUTPUT_DIR, so the caller's cleanup removes it even when the driver
+  // is killed before its own cleanup runs.
+  const userDataDir = fs.mkdtempSync(path.join(outputDir, 'chromium-profile-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath,
     headless: true,
