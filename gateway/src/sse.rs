@@ -56,6 +56,8 @@ pub fn respond(kind: StreamKind, state: Arc<AppState>, permit: Permit) -> Respon
         [
             (header::CONTENT_TYPE, "text/event-stream"),
             (header::CACHE_CONTROL, "no-cache"),
+            // The stream is public data, so pages on any origin may read it with EventSource.
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
             // Tells nginx not to buffer the stream.
             (header::HeaderName::from_static("x-accel-buffering"), "no"),
         ],

@@ -303,6 +303,11 @@ async fn sse_streams_events() {
             .contains("content-type: text/event-stream"),
         "{head}"
     );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("access-control-allow-origin: *"),
+        "{head}"
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     gateway.publish(StreamKind::Full, r#"{"n":"sse"}"#).await;
     let mut body = String::new();
