@@ -124,3 +124,102 @@ async fn gateway_survives_nats_restart() {
         "gateway stops on SIGTERM"
     );
 }
+
+/// Two gateways on one NATS server deliver the same messages in the same order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_deliver_identical_streams() {
+    let nats = NatsServer::start();
+    let args = [
+        "--nats-url",
+        nats.url.as_str(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--heartbeat-interval-secs",
+        "0",
+    ];
+    let mut first = Service::spawn(
+        "gateway 1",
+        &support::binary("certstream-gateway"),
+        &args,
+        &[],
+    );
+    let mut second = Service::spawn(
+        "gateway 2",
+        &support::binary("certstream-gateway"),
+        &args,
+        &[],
+    );
+    let mut sockets = Vec::new();
+    for gateway in [&mut first, &mut second] {
+        let address = gateway.listening_address();
+        wait_for_status(&address, "/health", 200).await;
+        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{address}/full-stream"))
+            .await
+            .expect("client connects");
+        sockets.push(socket);
+    }
+    let settings = Settings::try_from_args(["publisher", "--nats-url", nats.url.as_str()]).unwrap();
+    let publisher = Bus::from_settings(&settings)
+        .await
+        .expect("publisher connects");
+    // Both gateways subscribe during start-up; wait until a probe frame reaches both clients.
+    for socket in &mut sockets {
+        publish_until_received_full(&publisher, socket).await;
+    }
+
+    let sent: Vec<String> = (0..200).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    for (n, text) in sent.iter().enumerate() {
+        let log = if n % 2 == 0 { "log_a" } else { "log_b" };
+        publisher
+            .publish_frame(StreamKind::Full, log, Bytes::from(text.clone()))
+            .await
+            .unwrap();
+    }
+    publisher.flush().await.unwrap();
+    for (position, socket) in sockets.iter_mut().enumerate() {
+        let mut received = Vec::new();
+        while received.len() < sent.len() {
+            match tokio::time::timeout(WAIT, socket.next())
+                .await
+                .expect("message in time")
+            {
+                Some(Ok(Message::Text(text))) if !text.contains("probe") => {
+                    received.push(text.to_string())
+                }
+                Some(Ok(_)) => {}
+                other => panic!("gateway {position}: stream ended: {other:?}"),
+            }
+        }
+        assert_eq!(
+            received, sent,
+            "gateway {position} delivered the published sequence"
+        );
+    }
+}
+
+/// Publishes probe frames on the full stream until `socket` receives one, then drains probes.
+async fn publish_until_received_full(
+    publisher: &Bus,
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        publisher
+            .publish_frame(
+                StreamKind::Full,
+                "probe",
+                Bytes::from_static(br#"{"probe":1}"#),
+            )
+            .await
+            .unwrap();
+        publisher.flush().await.unwrap();
+        if let Ok(Some(Ok(Message::Text(_)))) =
+            tokio::time::timeout(Duration::from_millis(300), socket.next()).await
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "probe never arrived");
+    }
+}
