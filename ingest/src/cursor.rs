@@ -132,6 +132,19 @@ impl CursorStore {
         }
     }
 
+    /// Replaces the in-memory cursor of the log at `url` with the one in the bucket, which
+    /// another replica may have moved while it held the log's lease. Does nothing without a
+    /// bucket or when the bucket has no cursor for the log.
+    pub async fn reload(&self, url: &str) -> Result<(), KvCursorError> {
+        let Some(bucket) = &self.bucket else {
+            return Ok(());
+        };
+        if let Some(cursor) = bucket.get(url).await? {
+            self.set(url, cursor);
+        }
+        Ok(())
+    }
+
     /// Opens the store backed by `path`: a missing file gives an empty store, an unreadable or
     /// corrupt file is an error.
     pub fn open(path: PathBuf) -> Result<Self, CursorError> {

@@ -5,6 +5,7 @@
 //! - [`rfc6962`] and [`static_ct`]: clients of the two read APIs, joined in [`log_client`];
 //!   [`fetch`]: their HTTP requests. [`watcher`]: the per-log state machine.
 //! - [`cursor`]: next index and highest tree size per log, in memory and in the state file.
+//! - [`lease`]: which replica polls a log when several run on NATS.
 //! - [`backoff`]: retry delays. [`metrics`]: Prometheus metrics. [`supervisor`]: the watcher set.
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use certstream_shared::{Bus, Settings};
 pub mod backoff;
 pub mod cursor;
 pub mod fetch;
+pub mod lease;
 pub mod log_client;
 pub mod log_list;
 pub mod metrics;
@@ -30,6 +32,7 @@ pub mod watcher;
 
 use cursor::kv::KvCursors;
 use cursor::{CursorError, CursorStore};
+use lease::LeaseBucket;
 use log_list::{FollowedLog, LogList, LogListSource, GOOGLE_LOG_LIST_URL};
 use static_ct::issuers::IssuerCache;
 use supervisor::{Supervisor, WatcherContext};
@@ -85,11 +88,13 @@ pub async fn run_with_log_list(
     let http = rfc6962::http_client(timeout).context("failed to build the HTTP client")?;
     let logs = load_followed_logs(&plan.source, &http).await?;
     let cursors = Arc::new(open_cursors(&settings, &bus).await?);
+    let leases = open_leases(&settings, &bus).await?;
     tracing::info!(
         logs = logs.len(),
         log_list = %plan.source,
         state_file = ?cursors.path(),
         saved_cursors = cursors.len(),
+        replica = leases.as_ref().map(LeaseBucket::replica_id),
         "Ingest started"
     );
 
@@ -99,6 +104,7 @@ pub async fn run_with_log_list(
         cursors: Arc::clone(&cursors),
         config: watcher::WatcherConfig::from_settings(&settings),
         issuers: Arc::new(IssuerCache::new()),
+        leases,
     };
     let mut supervisor = Supervisor::new(context, shutdown.clone());
     supervisor.apply(logs).await;
@@ -150,6 +156,23 @@ async fn open_cursors(settings: &Settings, bus: &Bus) -> anyhow::Result<CursorSt
         Bus::Memory(_) => Ok(CursorStore::from_setting(
             settings.ct_log_state_file.clone(),
         )?),
+    }
+}
+
+/// Opens the lease bucket on NATS, named after the raw stream, so that replicas sharing that
+/// stream split the logs. Without NATS there is one process and no lease.
+async fn open_leases(settings: &Settings, bus: &Bus) -> anyhow::Result<Option<LeaseBucket>> {
+    match bus {
+        Bus::Nats(nats) => {
+            let bucket = format!("{}_LEASES", settings.nats_raw_stream);
+            let replica_id = match settings.ingest_replica_id.as_deref().map(str::trim) {
+                Some(id) if !id.is_empty() => id.to_string(),
+                _ => lease::replica_id(),
+            };
+            let leases = LeaseBucket::open(nats.client().clone(), &bucket, replica_id).await?;
+            Ok(Some(leases))
+        }
+        Bus::Memory(_) => Ok(None),
     }
 }
 

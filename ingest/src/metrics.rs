@@ -79,6 +79,7 @@ struct IngestMetrics {
     tree_size: IntGaugeVec,
     next_index: IntGaugeVec,
     errors: IntCounterVec,
+    lease_held: IntGaugeVec,
 }
 
 static METRICS: LazyLock<IngestMetrics> = LazyLock::new(|| IngestMetrics {
@@ -100,6 +101,10 @@ static METRICS: LazyLock<IngestMetrics> = LazyLock::new(|| IngestMetrics {
         "Failed CT log requests, failed publishes and tree heads that went backwards, by kind.",
         &["log", "kind"],
     )),
+    lease_held: telemetry::register(gauge_vec(
+        "certstream_ingest_lease_held",
+        "1 while this ingest replica holds the lease of a CT log on NATS and polls it, else 0.",
+    )),
 });
 
 /// Labelled metric handles of one log.
@@ -108,6 +113,7 @@ pub struct WatcherMetrics {
     pub entries_published: IntCounter,
     pub tree_size: IntGauge,
     pub next_index: IntGauge,
+    pub lease_held: IntGauge,
     errors: [IntCounter; ErrorKind::ALL.len()],
 }
 
@@ -118,6 +124,7 @@ impl WatcherMetrics {
             entries_published: metrics.entries_published.with_label_values(&[log_id]),
             tree_size: metrics.tree_size.with_label_values(&[log_id]),
             next_index: metrics.next_index.with_label_values(&[log_id]),
+            lease_held: metrics.lease_held.with_label_values(&[log_id]),
             errors: ErrorKind::ALL
                 .map(|kind| metrics.errors.with_label_values(&[log_id, kind.as_str()])),
         }

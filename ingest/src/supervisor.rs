@@ -1,19 +1,25 @@
 //! The set of running watchers, one per followed log, keyed by log URL. Applying a new log list
 //! starts watchers for added logs and stops those of removed logs.
 //!
-//! This module does not load lists or save cursors, because the crate root does both.
+//! On NATS each log's task first acquires the log's lease ([`crate::lease`]) and runs the
+//! watcher only while it holds it. This module does not load lists or save cursors, because the
+//! crate root does both.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use certstream_shared::Bus;
 
+use crate::cursor::kv::cursor_key;
 use crate::cursor::CursorStore;
+use crate::lease::{Lease, LeaseBucket, LeaseError, RENEW_INTERVAL};
 use crate::log_client::LogClient;
 use crate::log_list::FollowedLog;
+use crate::metrics::WatcherMetrics;
 use crate::static_ct::issuers::IssuerCache;
 use crate::watcher::{Watcher, WatcherConfig};
 
@@ -26,6 +32,8 @@ pub struct WatcherContext {
     pub config: WatcherConfig,
     /// Issuer certificates of every Static CT log.
     pub issuers: Arc<IssuerCache>,
+    /// The lease bucket on NATS. `None` runs every watcher without a lease.
+    pub leases: Option<LeaseBucket>,
 }
 
 struct RunningWatcher {
@@ -105,16 +113,161 @@ impl Supervisor {
             }
         };
         let stop = self.shutdown.child_token();
-        let watcher = Watcher::new(
-            log.source.clone(),
+        let url = log.source.url.clone();
+        let factory = WatcherFactory {
+            log,
             client,
+            context: self.context.clone(),
+        };
+        let task = match self.context.leases.clone() {
+            Some(leases) => {
+                let span =
+                    tracing::info_span!("lease", log_id = %factory.log.source.id, url = %url);
+                tokio::spawn(run_with_lease(leases, factory, stop.clone()).instrument(span))
+            }
+            None => tokio::spawn(factory.build().run(stop.clone())),
+        };
+        self.watchers.insert(url, RunningWatcher { stop, task });
+    }
+}
+
+/// Everything needed to build a log's watcher again after each lease acquisition.
+struct WatcherFactory {
+    log: FollowedLog,
+    client: LogClient,
+    context: WatcherContext,
+}
+
+impl WatcherFactory {
+    /// Builds the watcher, resuming from the cursor currently in the store.
+    fn build(&self) -> Watcher {
+        Watcher::new(
+            self.log.source.clone(),
+            self.client.clone(),
             self.context.bus.clone(),
             Arc::clone(&self.context.cursors),
             self.context.config,
-        );
-        let task = tokio::spawn(watcher.run(stop.clone()));
-        self.watchers
-            .insert(log.source.url, RunningWatcher { stop, task });
+        )
+    }
+}
+
+/// Reason a replica stopped holding a lease.
+enum HoldOutcome {
+    /// The supervisor stopped the log, and the lease is still held.
+    Stopped(Lease),
+    /// The lease was taken over, expired or could not be renewed in time.
+    Lost,
+}
+
+/// Runs the watcher of one log whenever this replica holds the log's lease, until `stop`.
+async fn run_with_lease(leases: LeaseBucket, factory: WatcherFactory, stop: CancellationToken) {
+    let url = factory.log.source.url.clone();
+    let key = cursor_key(&url);
+    let metrics = WatcherMetrics::for_log(&factory.log.source.id);
+    loop {
+        let Some(lease) = acquire(&leases, &key, &stop).await else {
+            return;
+        };
+        if let Err(err) = factory.context.cursors.reload(&url).await {
+            tracing::warn!(error = %err, "Reading the cursor after acquiring the lease failed, releasing the lease");
+            release(&leases, lease).await;
+            if sleep_or_stop(RENEW_INTERVAL, &stop).await {
+                return;
+            }
+            continue;
+        }
+        tracing::info!(replica = %leases.replica_id(), "Lease acquired");
+        metrics.lease_held.set(1);
+
+        let watcher_stop = stop.child_token();
+        let watcher = tokio::spawn(factory.build().run(watcher_stop.clone()));
+        let outcome = hold(&leases, lease, &stop).await;
+        // Cancelled before waiting, so the watcher publishes nothing more once the lease is gone.
+        watcher_stop.cancel();
+        if let Err(err) = watcher.await {
+            tracing::error!(error = %err, "Watcher task failed");
+        }
+        metrics.lease_held.set(0);
+
+        match outcome {
+            HoldOutcome::Stopped(lease) => {
+                release(&leases, lease).await;
+                tracing::info!("Lease released");
+                return;
+            }
+            HoldOutcome::Lost => {
+                tracing::warn!("Lease lost, watcher stopped");
+                if sleep_or_stop(RENEW_INTERVAL, &stop).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Tries to acquire the lease `key` every [`RENEW_INTERVAL`] until it succeeds or `stop` is
+/// cancelled.
+async fn acquire(leases: &LeaseBucket, key: &str, stop: &CancellationToken) -> Option<Lease> {
+    loop {
+        let attempt = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return None,
+            attempt = leases.try_acquire(key) => attempt,
+        };
+        match attempt {
+            Ok(Some(lease)) => return Some(lease),
+            Ok(None) => tracing::debug!(key = %key, "Lease held by another replica"),
+            Err(err) => tracing::warn!(error = %err, "Acquiring a lease failed, retrying"),
+        }
+        if sleep_or_stop(RENEW_INTERVAL, stop).await {
+            return None;
+        }
+    }
+}
+
+/// Renews `lease` every [`RENEW_INTERVAL`] until `stop` is cancelled or the lease is lost. A
+/// failed renewal is retried until the lease's local deadline, which counts as a loss.
+async fn hold(leases: &LeaseBucket, mut lease: Lease, stop: &CancellationToken) -> HoldOutcome {
+    loop {
+        let deadline = lease.valid_until();
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return HoldOutcome::Stopped(lease),
+            _ = tokio::time::sleep_until(deadline) => return HoldOutcome::Lost,
+            _ = tokio::time::sleep(RENEW_INTERVAL) => {}
+        }
+        let renewed = tokio::select! {
+            biased;
+            _ = stop.cancelled() => None,
+            _ = tokio::time::sleep_until(deadline) => return HoldOutcome::Lost,
+            renewed = leases.renew(&mut lease) => Some(renewed),
+        };
+        let Some(renewed) = renewed else {
+            return HoldOutcome::Stopped(lease);
+        };
+        match renewed {
+            Ok(()) => {}
+            Err(err @ LeaseError::Lost { .. }) => {
+                tracing::warn!(error = %err, "Lease renewal rejected");
+                return HoldOutcome::Lost;
+            }
+            Err(err) => tracing::warn!(error = %err, "Renewing a lease failed, retrying"),
+        }
+    }
+}
+
+async fn release(leases: &LeaseBucket, lease: Lease) {
+    if let Err(err) = leases.release(lease).await {
+        tracing::warn!(error = %err, "Releasing a lease failed, it expires by itself");
+    }
+}
+
+/// Sleeps for `delay`, and returns whether `stop` was cancelled meanwhile.
+async fn sleep_or_stop(delay: std::time::Duration, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        biased;
+        _ = stop.cancelled() => true,
+        _ = tokio::time::sleep(delay) => false,
     }
 }
 

@@ -173,6 +173,8 @@ settings! {
     ct_log_poll_interval_ms: NonZeroU64 = "1000", env = "CERTSTREAM_CT_LOG_POLL_INTERVAL_MS", flag = "ct-log-poll-interval-ms";
     /// Entries before the head at which a log without a saved cursor starts (0 starts at the head).
     ct_log_backfill_entries: u64 = "256", env = "CERTSTREAM_CT_LOG_BACKFILL_ENTRIES", flag = "ct-log-backfill-entries";
+    /// Id this ingest replica stores in its log leases on NATS. Empty generates a unique id. A fixed id (such as a StatefulSet pod name) lets a restarted replica take its leases back at once, and must not be shared by two running replicas.
+    ingest_replica_id: Option<String> = "", env = "CERTSTREAM_INGEST_REPLICA_ID", flag = "ingest-replica-id";
 
     /// Re-read the configuration file when it changes.
     hot_reload_enabled: bool = "false", env = "CERTSTREAM_HOT_RELOAD_ENABLED", flag = "hot-reload-enabled";

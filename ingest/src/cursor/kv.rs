@@ -107,6 +107,32 @@ impl KvCursors {
         Ok(cursors)
     }
 
+    /// Reads the stored cursor of the log at `url`. An unreadable value counts as missing.
+    pub async fn get(&self, url: &str) -> Result<Option<Cursor>, KvCursorError> {
+        let value = self
+            .store
+            .get(cursor_key(url))
+            .await
+            .map_err(|err| KvCursorError::Read {
+                bucket: self.bucket.clone(),
+                message: err.to_string(),
+            })?;
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        match serde_json::from_slice::<StoredCursor>(&value) {
+            Ok(stored) if stored.url == url => Ok(Some(stored.cursor)),
+            Ok(stored) => {
+                tracing::warn!(bucket = %self.bucket, url = %url, stored_url = %stored.url, "Cursor of another URL under this key, ignored");
+                Ok(None)
+            }
+            Err(err) => {
+                tracing::warn!(bucket = %self.bucket, url = %url, error = %err, "Invalid cursor ignored");
+                Ok(None)
+            }
+        }
+    }
+
     /// Writes the cursor of the log at `url` and returns once the server stored it.
     pub async fn put(&self, url: &str, cursor: Cursor) -> Result<(), KvCursorError> {
         let write_error = |message: String| KvCursorError::Write {
