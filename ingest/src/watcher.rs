@@ -18,7 +18,7 @@ use crate::backoff::{Backoff, RetryPolicy};
 use crate::cursor::{start_index, Cursor, CursorStore};
 use crate::fetch::FetchError;
 use crate::log_client::LogClient;
-use crate::metrics::{gauge_value, ErrorKind, WatcherMetrics};
+use crate::metrics::{ErrorKind, WatcherMetrics};
 
 /// Timing and paging of a watcher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,9 @@ pub struct Watcher {
     backoff: Backoff,
     /// `None` until the first tree head of a log without a saved cursor.
     cursor: Option<Cursor>,
+    /// Next index when this watcher started or first placed its cursor, the base of the coverage
+    /// ratio.
+    start_index: Option<u64>,
     /// The last smaller tree size reported, so a log stuck on an old head logs one warning
     /// instead of one per poll.
     last_rollback: Option<u64>,
@@ -86,9 +89,9 @@ impl Watcher {
     ) -> Self {
         let metrics = WatcherMetrics::for_log(&log.id);
         let cursor = cursors.get(&log.url);
+        let start_index = cursor.map(|cursor| cursor.next_index);
         if let Some(cursor) = cursor {
-            metrics.next_index.set(gauge_value(cursor.next_index));
-            metrics.tree_size.set(gauge_value(cursor.tree_size));
+            metrics.record_position(cursor.next_index, cursor.tree_size, cursor.next_index);
         }
         Watcher {
             log,
@@ -99,6 +102,7 @@ impl Watcher {
             metrics,
             backoff: Backoff::new(config.retry),
             cursor,
+            start_index,
             last_rollback: None,
         }
     }
@@ -291,8 +295,9 @@ impl Watcher {
     fn save_cursor(&mut self, cursor: Cursor) {
         self.cursor = Some(cursor);
         self.cursors.set(&self.log.url, cursor);
-        self.metrics.next_index.set(gauge_value(cursor.next_index));
-        self.metrics.tree_size.set(gauge_value(cursor.tree_size));
+        let start_index = *self.start_index.get_or_insert(cursor.next_index);
+        self.metrics
+            .record_position(cursor.next_index, cursor.tree_size, start_index);
     }
 
     /// Fetches more entries when the log is ahead, else waits for the next poll.
