@@ -33,7 +33,8 @@ pub mod watcher;
 use cursor::kv::KvCursors;
 use cursor::{CursorError, CursorStore};
 use lease::LeaseBucket;
-use log_list::{FollowedLog, LogList, LogListSource, GOOGLE_LOG_LIST_URL};
+use log_list::signature::{ListVerifier, SignatureError};
+use log_list::{FollowedLog, LogList, LogListError, LogListSource, GOOGLE_LOG_LIST_URL};
 use static_ct::issuers::IssuerCache;
 use supervisor::{Supervisor, WatcherContext};
 
@@ -43,10 +44,16 @@ const CURSOR_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the bundled log list is replaced by a fresh download from Google.
 const LOG_LIST_REFRESH_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Source of the log list, and the URL of a newer copy downloaded while running.
+/// Sources of the log list, the key of its signature, and the URL of a newer copy downloaded
+/// while running.
 #[derive(Debug, Clone)]
 pub struct LogListPlan {
     pub source: LogListSource,
+    /// A second list whose logs are added unless their `log_id` is already in `source`. It is
+    /// loaded again at each refresh.
+    pub extra: Option<LogListSource>,
+    /// Key that the signature next to `source` and to each refreshed copy must verify with.
+    pub verifier: Option<ListVerifier>,
     /// URL downloaded first right after startup and then every `refresh_interval`. A
     /// successful download replaces the list, and a failed one keeps the current list.
     pub refresh_url: Option<String>,
@@ -54,26 +61,50 @@ pub struct LogListPlan {
 }
 
 impl LogListPlan {
-    /// Builds the plan of the `log_list` setting. Only the bundled list is refreshed, from
-    /// Google's URL.
-    pub fn from_settings(settings: &Settings) -> Self {
+    /// Builds the plan of the `log_list`, `log_list_extra` and `log_list_public_key` settings.
+    /// Only the bundled list is refreshed, from Google's URL. Fails when the key file is
+    /// missing or invalid.
+    pub fn from_settings(settings: &Settings) -> Result<Self, SignatureError> {
         let source = LogListSource::from_setting(settings.log_list.as_deref());
         let refresh_url = match source {
             LogListSource::Bundled => Some(GOOGLE_LOG_LIST_URL.to_string()),
             LogListSource::File(_) | LogListSource::Url(_) => None,
         };
-        LogListPlan {
+        let extra = match settings.log_list_extra.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(LogListSource::from_setting(Some(text))),
+        };
+        let verifier = match &settings.log_list_public_key {
+            Some(path) => Some(ListVerifier::from_file(path)?),
+            None => None,
+        };
+        Ok(LogListPlan {
             source,
+            extra,
+            verifier,
             refresh_url,
             refresh_interval: LOG_LIST_REFRESH_INTERVAL,
+        })
+    }
+
+    /// Loads `source`, checks its signature and merges `extra` into it.
+    async fn load(
+        &self,
+        source: &LogListSource,
+        http: &reqwest::Client,
+    ) -> Result<LogList, LogListError> {
+        let mut list = source.load_verified(http, self.verifier.as_ref()).await?;
+        if let Some(extra) = &self.extra {
+            list.merge(extra.load(http).await?);
         }
+        Ok(list)
     }
 }
 
 /// Runs ingest until `shutdown` is cancelled, then returns once every watcher has stopped and
 /// the cursors are saved.
 pub async fn run(settings: Settings, bus: Bus, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let plan = LogListPlan::from_settings(&settings);
+    let plan = LogListPlan::from_settings(&settings)?;
     run_with_log_list(settings, bus, shutdown, plan).await
 }
 
@@ -86,12 +117,14 @@ pub async fn run_with_log_list(
 ) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(settings.ct_log_request_timeout_secs.get());
     let http = rfc6962::http_client(timeout).context("failed to build the HTTP client")?;
-    let logs = load_followed_logs(&plan.source, &http).await?;
+    let logs = load_followed_logs(&plan, &http).await?;
     let cursors = Arc::new(open_cursors(&settings, &bus).await?);
     let leases = open_leases(&settings, &bus).await?;
     tracing::info!(
         logs = logs.len(),
         log_list = %plan.source,
+        log_list_extra = plan.extra.as_ref().map(ToString::to_string),
+        log_list_signature_checked = plan.verifier.is_some(),
         state_file = ?cursors.path(),
         saved_cursors = cursors.len(),
         replica = leases.as_ref().map(LeaseBucket::replica_id),
@@ -113,10 +146,9 @@ pub async fn run_with_log_list(
         Arc::clone(&cursors),
         shutdown.clone(),
     ));
-    let (mut refreshes, refresher) = match plan.refresh_url {
+    let (mut refreshes, refresher) = match plan.refresh_url.clone() {
         Some(url) => {
-            let (task, receiver) =
-                spawn_log_list_refresh(http, url, plan.refresh_interval, shutdown.clone());
+            let (task, receiver) = spawn_log_list_refresh(http, url, plan, shutdown.clone());
             (Some(receiver), Some(task))
         }
         None => (None, None),
@@ -177,13 +209,16 @@ async fn open_leases(settings: &Settings, bus: &Bus) -> anyhow::Result<Option<Le
 }
 
 async fn load_followed_logs(
-    source: &LogListSource,
+    plan: &LogListPlan,
     http: &reqwest::Client,
 ) -> anyhow::Result<Vec<FollowedLog>> {
-    let list = source.load(http).await?;
+    let list = plan.load(&plan.source, http).await?;
     let logs = list.followed();
     if logs.is_empty() {
-        anyhow::bail!("log list {source} contains no log in state usable, qualified or readonly");
+        anyhow::bail!(
+            "log list {} contains no log in state usable, qualified or readonly",
+            plan.source
+        );
     }
     Ok(logs)
 }
@@ -225,16 +260,17 @@ async fn save_cursors(cursors: &Arc<CursorStore>) -> Result<bool, CursorError> {
 fn spawn_log_list_refresh(
     http: reqwest::Client,
     url: String,
-    interval: Duration,
+    plan: LogListPlan,
     shutdown: CancellationToken,
 ) -> (JoinHandle<()>, mpsc::Receiver<Vec<FollowedLog>>) {
     let (sender, receiver) = mpsc::channel(1);
+    let interval = plan.refresh_interval;
     let task = tokio::spawn(async move {
         loop {
             let refreshed = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return,
-                refreshed = refresh_log_list(&http, &url) => refreshed,
+                refreshed = refresh_log_list(&http, &url, &plan) => refreshed,
             };
             if let Some(logs) = refreshed {
                 if sender.send(logs).await.is_err() {
@@ -251,10 +287,14 @@ fn spawn_log_list_refresh(
     (task, receiver)
 }
 
-/// Downloads the list at `url` and returns its followed logs, or `None` after logging why the
-/// current list stays.
-async fn refresh_log_list(http: &reqwest::Client, url: &str) -> Option<Vec<FollowedLog>> {
-    match LogList::download(http, url).await {
+/// Downloads the list at `url`, checks and merges it as `plan` says and returns its followed
+/// logs, or `None` after logging why the current list stays.
+async fn refresh_log_list(
+    http: &reqwest::Client,
+    url: &str,
+    plan: &LogListPlan,
+) -> Option<Vec<FollowedLog>> {
+    match plan.load(&LogListSource::Url(url.to_string()), http).await {
         Ok(list) => {
             let logs = list.followed();
             if logs.is_empty() {

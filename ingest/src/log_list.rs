@@ -1,8 +1,9 @@
 //! The CT log list: Google's v3 `log_list.json` (or a list of the same shape) read from the copy
 //! bundled in the binary, a file or an http(s) URL, and the choice of the logs to follow.
 //!
-//! This module only parses and selects, both RFC 6962 `logs` and Static CT `tiled_logs`.
-//! Starting a watcher per log is the job of the crate root.
+//! This module only loads, merges and selects, both RFC 6962 `logs` and Static CT `tiled_logs`.
+//! A second list (Apple's v5 list, for example) can be merged in, and [`signature`] checks
+//! Google's detached signature. Starting a watcher per log is the job of the crate root.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -14,6 +15,10 @@ use serde::{Deserialize, Deserializer};
 
 use certstream_shared::raw::LogSource;
 use certstream_shared::subjects::slug;
+
+pub mod signature;
+
+use signature::{signature_path, signature_url, ListVerifier, SignatureError};
 
 /// URL of Google's current v3 log list.
 pub const GOOGLE_LOG_LIST_URL: &str = "https://www.gstatic.com/ct/log_list/v3/log_list.json";
@@ -44,6 +49,13 @@ pub enum LogListError {
         url: String,
         status: reqwest::StatusCode,
     },
+    #[error("log list signature {url} returned HTTP status {status}")]
+    SignatureStatus {
+        url: String,
+        status: reqwest::StatusCode,
+    },
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
     #[error("invalid log list {origin}: {source}")]
     Parse {
         origin: String,
@@ -74,21 +86,120 @@ impl LogListSource {
         }
     }
 
-    /// Loads and parses the list. `http` is used only for a URL source.
+    /// Loads and parses the list without checking a signature. `http` is used only for a URL
+    /// source.
     pub async fn load(&self, http: &reqwest::Client) -> Result<LogList, LogListError> {
+        self.load_verified(http, None).await
+    }
+
+    /// Loads and parses the list. With a `verifier`, a signature next to the list (`.sig` in
+    /// place of `.json`) must verify, and a list without one is accepted with a warning. The
+    /// bundled list has no signature.
+    pub async fn load_verified(
+        &self,
+        http: &reqwest::Client,
+        verifier: Option<&ListVerifier>,
+    ) -> Result<LogList, LogListError> {
         match self {
             LogListSource::Bundled => LogList::parse(BUNDLED_LOG_LIST.as_bytes(), "bundled"),
             LogListSource::File(path) => {
-                let bytes = tokio::fs::read(path)
-                    .await
-                    .map_err(|source| LogListError::Read {
-                        path: path.clone(),
-                        source,
-                    })?;
-                LogList::parse(&bytes, &path.display().to_string())
+                let bytes = read_file(path).await?;
+                let origin = path.display().to_string();
+                if let Some(verifier) = verifier {
+                    let signature_file = signature_path(path);
+                    let signature = match tokio::fs::read(&signature_file).await {
+                        Ok(signature) => Some(signature),
+                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+                        Err(source) => {
+                            return Err(LogListError::Read {
+                                path: signature_file,
+                                source,
+                            })
+                        }
+                    };
+                    check_signature(verifier, &bytes, signature.as_deref(), &origin)?;
+                }
+                LogList::parse(&bytes, &origin)
             }
-            LogListSource::Url(url) => LogList::download(http, url).await,
+            LogListSource::Url(url) => {
+                let bytes = download_bytes(http, url).await?;
+                if let Some(verifier) = verifier {
+                    let signature = download_signature(http, url).await?;
+                    check_signature(verifier, &bytes, signature.as_deref(), url)?;
+                }
+                LogList::parse(&bytes, url)
+            }
         }
+    }
+}
+
+/// Verifies `signature` over `list`, or logs that the list at `origin` has none.
+fn check_signature(
+    verifier: &ListVerifier,
+    list: &[u8],
+    signature: Option<&[u8]>,
+    origin: &str,
+) -> Result<(), LogListError> {
+    match signature {
+        Some(signature) => {
+            verifier.verify(list, signature, origin)?;
+            tracing::debug!(origin = %origin, "Log list signature verified");
+        }
+        None => {
+            tracing::warn!(origin = %origin, "Log list has no signature next to it, loaded unverified")
+        }
+    }
+    Ok(())
+}
+
+async fn read_file(path: &std::path::Path) -> Result<Vec<u8>, LogListError> {
+    tokio::fs::read(path)
+        .await
+        .map_err(|source| LogListError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Downloads `url` with [`FETCH_TIMEOUT`].
+async fn download_bytes(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, LogListError> {
+    let download_error = |source| LogListError::Download {
+        url: url.to_string(),
+        source,
+    };
+    let response = http
+        .get(url)
+        .timeout(FETCH_TIMEOUT)
+        .send()
+        .await
+        .map_err(download_error)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(LogListError::Status {
+            url: url.to_string(),
+            status,
+        });
+    }
+    let bytes = response.bytes().await.map_err(download_error)?;
+    Ok(bytes.to_vec())
+}
+
+/// Downloads the signature next to the list at `url`, or returns `None` when the server has
+/// none (404).
+async fn download_signature(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<Option<Vec<u8>>, LogListError> {
+    let signature_url = signature_url(url);
+    match download_bytes(http, &signature_url).await {
+        Ok(signature) => Ok(Some(signature)),
+        Err(LogListError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => {
+            Ok(None)
+        }
+        Err(LogListError::Status { url, status }) => {
+            Err(LogListError::SignatureStatus { url, status })
+        }
+        Err(err) => Err(err),
     }
 }
 
@@ -240,25 +351,33 @@ impl LogList {
 
     /// Downloads and parses the list at `url`, with [`FETCH_TIMEOUT`].
     pub async fn download(http: &reqwest::Client, url: &str) -> Result<Self, LogListError> {
-        let download_error = |source| LogListError::Download {
-            url: url.to_string(),
-            source,
-        };
-        let response = http
-            .get(url)
-            .timeout(FETCH_TIMEOUT)
-            .send()
-            .await
-            .map_err(download_error)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(LogListError::Status {
-                url: url.to_string(),
-                status,
-            });
-        }
-        let bytes = response.bytes().await.map_err(download_error)?;
+        let bytes = download_bytes(http, url).await?;
         LogList::parse(&bytes, url)
+    }
+
+    /// Appends the logs of `other` whose `log_id` this list does not contain yet, under their
+    /// own operator entries after the existing ones. Appending keeps the order, and so the ids,
+    /// of this list's logs. An operator can appear twice then, so code grouping logs by operator
+    /// goes by name.
+    pub fn merge(&mut self, other: LogList) {
+        let mut known: HashSet<String> = self
+            .operators
+            .iter()
+            .flat_map(|operator| {
+                let logs = operator.logs.iter().map(|log| log.log_id.clone());
+                let tiled = operator.tiled_logs.iter().map(|log| log.log_id.clone());
+                logs.chain(tiled)
+            })
+            .collect();
+        for mut operator in other.operators {
+            operator.logs.retain(|log| known.insert(log.log_id.clone()));
+            operator
+                .tiled_logs
+                .retain(|log| known.insert(log.log_id.clone()));
+            if !operator.logs.is_empty() || !operator.tiled_logs.is_empty() {
+                self.operators.push(operator);
+            }
+        }
     }
 
     /// Selects the RFC 6962 logs to follow, as [`LogList::followed`] does.

@@ -2,6 +2,9 @@
 
 mod support;
 
+use std::path::Path;
+
+use certstream_ingest::log_list::signature::ListVerifier;
 use certstream_ingest::log_list::{LogListError, LogListSource};
 
 use support::FakeLog;
@@ -56,4 +59,38 @@ async fn url_source_invalid_json_names_url() {
             .starts_with(&format!("invalid log list {url}: ")),
         "{err}"
     );
+}
+
+fn test_verifier() -> ListVerifier {
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test_list_key.pem");
+    ListVerifier::from_file(&key).unwrap()
+}
+
+#[tokio::test]
+async fn url_signature_mismatch_is_rejected() {
+    let server = FakeLog::start(0, 1).await;
+    server.serve_file("list.json", LIST.to_string());
+    server.serve_file("list.sig", "x".repeat(256));
+
+    let err = LogListSource::Url(server.file_url("list.json"))
+        .load_verified(&reqwest::Client::new(), Some(&test_verifier()))
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, LogListError::Signature(_)), "{err}");
+    assert!(server.requests().contains(&"/list.sig".to_string()));
+}
+
+#[tokio::test]
+async fn url_without_signature_loads() {
+    let server = FakeLog::start(0, 1).await;
+    server.serve_file("list.json", LIST.to_string());
+
+    let list = LogListSource::Url(server.file_url("list.json"))
+        .load_verified(&reqwest::Client::new(), Some(&test_verifier()))
+        .await
+        .unwrap();
+
+    assert_eq!(list.followed_logs().len(), 1);
+    assert!(server.requests().contains(&"/list.sig".to_string()));
 }

@@ -5,6 +5,8 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use tokio_util::sync::CancellationToken;
 
 use certstream_ingest::log_list::LogListSource;
@@ -16,13 +18,15 @@ use support::{memory_bus, next_batch, FakeLog};
 
 const BATCH_WAIT: Duration = Duration::from_secs(10);
 
-/// Builds a v3 log list with one usable log per `(description, url)`.
+/// Builds a v3 log list with one usable log per `(description, url)`, whose log_id is the
+/// base64 of its description.
 fn log_list_json(logs: &[(&str, &str)]) -> String {
     let logs: Vec<String> = logs
         .iter()
         .map(|(description, url)| {
+            let log_id = BASE64.encode(description);
             format!(
-                r#"{{"description": "{description}", "log_id": "aWQ=", "key": "a2V5",
+                r#"{{"description": "{description}", "log_id": "{log_id}", "key": "a2V5",
                     "url": "{url}", "mmd": 86400,
                     "state": {{"usable": {{"timestamp": "2026-01-01T00:00:00Z"}}}}}}"#
             )
@@ -237,6 +241,8 @@ async fn refreshed_list_starts_new_logs() {
     );
     let plan = LogListPlan {
         source: LogListSource::File(list_path.clone()),
+        extra: None,
+        verifier: None,
         refresh_url: Some(log.file_url("refresh.json")),
         refresh_interval: Duration::from_secs(3600),
     };
@@ -266,6 +272,8 @@ async fn failed_refresh_keeps_current_list() {
     std::fs::write(&list_path, log_list_json(&[("Kept", url.as_str())])).unwrap();
     let plan = LogListPlan {
         source: LogListSource::File(list_path.clone()),
+        extra: None,
+        verifier: None,
         refresh_url: Some(log.file_url("missing.json")),
         refresh_interval: Duration::from_secs(3600),
     };
@@ -285,4 +293,97 @@ async fn failed_refresh_keeps_current_list() {
 
     assert_eq!(indices_of(&batches, "kept"), [0, 1, 2, 3]);
     assert!(log.requests().contains(&"/missing.json".to_string()));
+}
+
+#[tokio::test]
+async fn extra_list_adds_its_new_logs() {
+    let log = FakeLog::start(4, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("log_list.json");
+    let extra_path = dir.path().join("extra.json");
+    let url_main = log.url("main");
+    let url_extra = log.url("extra");
+    std::fs::write(&list_path, log_list_json(&[("Main", url_main.as_str())])).unwrap();
+    // "Main" has the same log_id in both lists, so only "Extra" is added.
+    std::fs::write(
+        &extra_path,
+        log_list_json(&[("Main", url_main.as_str()), ("Extra", url_extra.as_str())]),
+    )
+    .unwrap();
+    let settings = Settings::try_from_args([
+        "certstream-ingest",
+        "--log-list",
+        list_path.to_str().unwrap(),
+        "--log-list-extra",
+        extra_path.to_str().unwrap(),
+        "--ct-log-poll-interval-ms",
+        "20",
+        "--ct-log-batch-size",
+        "5",
+        "--ct-log-backfill-entries",
+        "100",
+    ])
+    .unwrap();
+    let (bus, mut consumer) = memory_bus().await;
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run(settings, bus, shutdown.clone()));
+
+    let batches = collect_entries(&mut consumer, 8).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+
+    assert_eq!(indices_of(&batches, "main"), [0, 1, 2, 3]);
+    assert_eq!(indices_of(&batches, "extra"), [0, 1, 2, 3]);
+}
+
+#[tokio::test]
+async fn wrong_signature_stops_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("log_list.json");
+    std::fs::write(
+        &list_path,
+        log_list_json(&[("Never", "http://127.0.0.1:9/never/")]),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("log_list.sig"), [0u8; 256]).unwrap();
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test_list_key.pem");
+    let settings = Settings::try_from_args([
+        "certstream-ingest",
+        "--log-list",
+        list_path.to_str().unwrap(),
+        "--log-list-public-key",
+        key.to_str().unwrap(),
+    ])
+    .unwrap();
+    let (bus, _consumer) = memory_bus().await;
+
+    let err = run(settings, bus, CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("does not verify"), "{err:#}");
+}
+
+#[tokio::test]
+async fn missing_public_key_stops_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("log_list.json");
+    std::fs::write(&list_path, log_list_json(&[])).unwrap();
+    let settings = Settings::try_from_args([
+        "certstream-ingest",
+        "--log-list",
+        list_path.to_str().unwrap(),
+        "--log-list-public-key",
+        dir.path().join("absent.pem").to_str().unwrap(),
+    ])
+    .unwrap();
+    let (bus, _consumer) = memory_bus().await;
+
+    let err = run(settings, bus, CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("failed to read log list public key"),
+        "{err:#}"
+    );
 }

@@ -246,3 +246,120 @@ async fn file_source_loads_list() {
         .unwrap();
     assert_eq!(list.followed_logs().len(), 31);
 }
+
+// === Merging ===
+
+fn all_log_ids(list: &LogList) -> Vec<String> {
+    list.operators
+        .iter()
+        .flat_map(|operator| {
+            let logs = operator.logs.iter().map(|log| log.log_id.clone());
+            let tiled = operator.tiled_logs.iter().map(|log| log.log_id.clone());
+            logs.chain(tiled)
+        })
+        .collect()
+}
+
+#[test]
+fn merge_with_apple_deduplicates_log_ids() {
+    let apple = LogList::parse(APPLE_LIST.as_bytes(), "apple").unwrap();
+    let apple_ids: HashSet<String> = all_log_ids(&apple).into_iter().collect();
+    let mut merged = bundled();
+    let google_ids: HashSet<String> = all_log_ids(&merged).into_iter().collect();
+    merged.merge(apple);
+
+    let ids = all_log_ids(&merged);
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "a log_id appears twice");
+    assert_eq!(google_ids.len(), 56);
+    assert_eq!(apple_ids.len(), 166);
+    assert_eq!(google_ids.intersection(&apple_ids).count(), 54);
+    assert_eq!(ids.len(), 56 + 166 - 54);
+}
+
+#[test]
+fn merge_keeps_first_list_entries() {
+    let mut merged = bundled();
+    let before: Vec<FollowedLog> = merged.followed();
+    merged.merge(LogList::parse(APPLE_LIST.as_bytes(), "apple").unwrap());
+    let after = merged.followed();
+    assert_eq!(&after[..before.len()], &before[..]);
+    assert!(after.len() >= before.len());
+}
+
+#[test]
+fn merge_appends_operators_with_new_logs() {
+    let mut merged = bundled();
+    let operators_before = merged.operators.len();
+    merged.merge(LogList::parse(APPLE_LIST.as_bytes(), "apple").unwrap());
+    let appended = &merged.operators[operators_before..];
+    assert!(!appended.is_empty());
+    for operator in appended {
+        assert!(
+            !operator.logs.is_empty() || !operator.tiled_logs.is_empty(),
+            "operator {} was appended without logs",
+            operator.name
+        );
+    }
+    assert!(appended.iter().any(|operator| operator.name == "StartCom"));
+}
+
+#[test]
+fn merge_with_itself_changes_nothing() {
+    let mut merged = bundled();
+    merged.merge(bundled());
+    assert_eq!(all_log_ids(&merged), all_log_ids(&bundled()));
+}
+
+// === Signatures ===
+
+fn fixture_path(name: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn test_verifier() -> ListVerifier {
+    ListVerifier::from_file(&fixture_path("test_list_key.pem")).unwrap()
+}
+
+/// Copies the Google list fixture into a directory, with `signature` as `log_list.sig`.
+fn signed_list_dir(signature: Option<&str>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log_list.json");
+    std::fs::copy(fixture_path("google_log_list_v85.92.json"), &path).unwrap();
+    if let Some(signature) = signature {
+        std::fs::copy(fixture_path(signature), dir.path().join("log_list.sig")).unwrap();
+    }
+    (dir, path)
+}
+
+#[tokio::test]
+async fn file_with_valid_signature_loads() {
+    let (_dir, path) = signed_list_dir(Some("google_log_list_v85.92.test_key.sig"));
+    let list = LogListSource::File(path)
+        .load_verified(&reqwest::Client::new(), Some(&test_verifier()))
+        .await
+        .unwrap();
+    assert_eq!(list.followed_logs().len(), 31);
+}
+
+#[tokio::test]
+async fn file_with_wrong_signature_is_rejected() {
+    let (_dir, path) = signed_list_dir(Some("google_log_list_v85.92.sig"));
+    let err = LogListSource::File(path)
+        .load_verified(&reqwest::Client::new(), Some(&test_verifier()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LogListError::Signature(_)), "{err}");
+}
+
+#[tokio::test]
+async fn file_without_signature_loads() {
+    let (_dir, path) = signed_list_dir(None);
+    let list = LogListSource::File(path)
+        .load_verified(&reqwest::Client::new(), Some(&test_verifier()))
+        .await
+        .unwrap();
+    assert_eq!(list.followed_logs().len(), 31);
+}
