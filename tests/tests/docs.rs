@@ -12,10 +12,22 @@ fn readme_lists_every_setting() {
             .lines()
             .find(|line| line.starts_with(&format!("| `{}` |", setting.env)))
             .unwrap_or_else(|| panic!("README.md has no row for {}", setting.env));
-        assert!(row.contains(&format!("`--{}`", setting.flag)), "flag of {} in: {row}", setting.env);
-        assert!(row.contains(&format!("`{}`", setting.key)), "YAML key of {} in: {row}", setting.env);
+        assert!(
+            row.contains(&format!("`--{}`", setting.flag)),
+            "flag of {} in: {row}",
+            setting.env
+        );
+        assert!(
+            row.contains(&format!("`{}`", setting.key)),
+            "YAML key of {} in: {row}",
+            setting.env
+        );
         if !setting.default.is_empty() {
-            assert!(row.contains(&format!("`{}`", setting.default)), "default of {} in: {row}", setting.env);
+            assert!(
+                row.contains(&format!("`{}`", setting.default)),
+                "default of {} in: {row}",
+                setting.env
+            );
         }
     }
 }
