@@ -1,6 +1,7 @@
-//! Retry delays of log requests and publishes: exponential with jitter, capped, and a longer
-//! pause after `ct_log_retry_max_attempts` failed attempts in a row. A watcher never gives up
-//! but waits longer.
+//! Retry delays of log requests and publishes: exponential with jitter, capped, and a circuit
+//! breaker. After `ct_log_retry_max_attempts` failed attempts in a row the circuit opens for a
+//! longer pause, then one trial request is sent (half-open): its failure opens the circuit again
+//! at once, and a success closes it. A watcher never gives up but waits longer.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -55,6 +56,8 @@ pub struct RetryDelay {
 pub struct Backoff {
     policy: RetryPolicy,
     failures: u32,
+    /// Whether the last delay was the pause, so the next attempt is the half-open trial.
+    half_open: bool,
 }
 
 impl Backoff {
@@ -62,12 +65,20 @@ impl Backoff {
         Backoff {
             policy,
             failures: 0,
+            half_open: false,
         }
     }
 
     /// Starts counting anew after a success.
     pub fn reset(&mut self) {
         self.failures = 0;
+        self.half_open = false;
+    }
+
+    /// Whether the circuit is open or half-open: the last failure led to the pause, and no
+    /// attempt has succeeded since.
+    pub fn is_circuit_open(&self) -> bool {
+        self.half_open
     }
 
     /// Records a failed attempt and returns the wait before the next one. A `retry_after` from
@@ -75,9 +86,10 @@ impl Backoff {
     pub fn next_delay(&mut self, retry_after: Option<Duration>) -> RetryDelay {
         self.failures += 1;
         let attempt = self.failures;
-        let paused = attempt >= self.policy.max_attempts.max(1);
+        let paused = self.half_open || attempt >= self.policy.max_attempts.max(1);
         let base = if paused {
             self.failures = 0;
+            self.half_open = true;
             self.policy.pause
         } else {
             let doublings = (attempt - 1).min(16);
@@ -152,9 +164,28 @@ mod tests {
         assert!(third.paused);
         assert_between(third.delay, Duration::from_secs(10));
 
-        let after_pause = backoff.next_delay(None);
-        assert_eq!(after_pause.attempt, 1);
-        assert!(!after_pause.paused);
+        let failed_trial = backoff.next_delay(None);
+        assert_eq!(failed_trial.attempt, 1);
+        assert!(
+            failed_trial.paused,
+            "a failed half-open trial opens the circuit again"
+        );
+        assert_between(failed_trial.delay, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn success_after_pause_closes_circuit() {
+        let mut backoff = Backoff::new(policy());
+        for _ in 0..3 {
+            backoff.next_delay(None);
+        }
+        assert!(backoff.is_circuit_open());
+        backoff.reset();
+        assert!(!backoff.is_circuit_open());
+        let next = backoff.next_delay(None);
+        assert_eq!(next.attempt, 1);
+        assert!(!next.paused);
+        assert_between(next.delay, Duration::from_millis(100));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!   [`fetch`]: their HTTP requests. [`watcher`]: the per-log state machine.
 //! - [`cursor`]: next index and highest tree size per log, in memory and in the state file.
 //! - [`lease`]: which replica polls a log when several run on NATS.
-//! - [`backoff`]: retry delays. [`metrics`]: Prometheus metrics. [`supervisor`]: the watcher set.
+//! - [`backoff`]: retry delays and the circuit breaker. [`politeness`]: request budgets per
+//!   operator and the cap on concurrent entry fetches. [`metrics`]: Prometheus metrics. [`supervisor`]: the watcher set.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub mod lease;
 pub mod log_client;
 pub mod log_list;
 pub mod metrics;
+pub mod politeness;
 pub mod rfc6962;
 pub mod static_ct;
 pub mod supervisor;
@@ -138,6 +140,7 @@ pub async fn run_with_log_list(
         config: watcher::WatcherConfig::from_settings(&settings),
         issuers: Arc::new(IssuerCache::new()),
         leases,
+        politeness: Arc::new(politeness::PolitenessLimits::from_settings(&settings)),
     };
     let mut supervisor = Supervisor::new(context, shutdown.clone());
     supervisor.apply(logs).await;

@@ -271,6 +271,8 @@ pub struct TiledLog {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowedLog {
     pub source: LogSource,
+    /// Name of the operator entry that lists the log.
+    pub operator: String,
     pub api: LogApi,
 }
 
@@ -399,6 +401,7 @@ impl LogList {
         for operator in &self.operators {
             for log in &operator.logs {
                 selection.add(
+                    &operator.name,
                     &log.description,
                     &log.url,
                     log.state.as_ref(),
@@ -415,6 +418,7 @@ impl LogList {
                     key,
                 };
                 selection.add(
+                    &operator.name,
                     &log.description,
                     &log.monitoring_url,
                     log.state.as_ref(),
@@ -435,7 +439,14 @@ struct Selection {
 }
 
 impl Selection {
-    fn add(&mut self, description: &str, url: &str, state: Option<&LogState>, api: LogApi) {
+    fn add(
+        &mut self,
+        operator: &str,
+        description: &str,
+        url: &str,
+        state: Option<&LogState>,
+        api: LogApi,
+    ) {
         if !state.is_some_and(LogState::is_followed) {
             tracing::debug!(description = %description, state = ?state, "Log skipped for its state");
             return;
@@ -450,6 +461,7 @@ impl Selection {
                 name: description.to_string(),
                 url: url.to_string(),
             },
+            operator: operator.to_string(),
             api,
         });
     }

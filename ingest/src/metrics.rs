@@ -82,6 +82,7 @@ struct IngestMetrics {
     lease_held: IntGaugeVec,
     lag: IntGaugeVec,
     coverage: GaugeVec,
+    circuit_open: IntGaugeVec,
 }
 
 static METRICS: LazyLock<IngestMetrics> = LazyLock::new(|| {
@@ -121,6 +122,10 @@ static METRICS: LazyLock<IngestMetrics> = LazyLock::new(|| {
             panic!("metric certstream_ingest_coverage_ratio has an invalid definition: {err}")
         }),
     ),
+    circuit_open: telemetry::register(gauge_vec(
+        "certstream_ingest_circuit_open",
+        "1 while requests to a CT log are paused after repeated failures, until one succeeds.",
+    )),
     lease_held: telemetry::register(gauge_vec(
         "certstream_ingest_lease_held",
         "1 while this ingest replica holds the lease of a CT log on NATS and polls it, else 0.",
@@ -135,6 +140,7 @@ pub struct WatcherMetrics {
     pub tree_size: IntGauge,
     pub next_index: IntGauge,
     pub lease_held: IntGauge,
+    pub circuit_open: IntGauge,
     lag: IntGauge,
     coverage: Gauge,
     errors: [IntCounter; ErrorKind::ALL.len()],
@@ -148,6 +154,7 @@ impl WatcherMetrics {
             tree_size: metrics.tree_size.with_label_values(&[log_id]),
             next_index: metrics.next_index.with_label_values(&[log_id]),
             lease_held: metrics.lease_held.with_label_values(&[log_id]),
+            circuit_open: metrics.circuit_open.with_label_values(&[log_id]),
             lag: metrics.lag.with_label_values(&[log_id]),
             coverage: metrics.coverage.with_label_values(&[log_id]),
             errors: ErrorKind::ALL

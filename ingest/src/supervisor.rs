@@ -20,6 +20,7 @@ use crate::lease::{Lease, LeaseBucket, LeaseError, RENEW_INTERVAL};
 use crate::log_client::LogClient;
 use crate::log_list::FollowedLog;
 use crate::metrics::WatcherMetrics;
+use crate::politeness::PolitenessLimits;
 use crate::static_ct::issuers::IssuerCache;
 use crate::watcher::{Watcher, WatcherConfig};
 
@@ -34,6 +35,8 @@ pub struct WatcherContext {
     pub issuers: Arc<IssuerCache>,
     /// The lease bucket on NATS. `None` runs every watcher without a lease.
     pub leases: Option<LeaseBucket>,
+    /// Request budgets per operator and the cap on concurrent entry fetches.
+    pub politeness: Arc<PolitenessLimits>,
 }
 
 struct RunningWatcher {
@@ -148,6 +151,7 @@ impl WatcherFactory {
             Arc::clone(&self.context.cursors),
             self.context.config,
         )
+        .with_politeness(self.context.politeness.for_operator(&self.log.operator))
     }
 }
 

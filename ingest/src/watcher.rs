@@ -19,6 +19,7 @@ use crate::cursor::{start_index, Cursor, CursorStore};
 use crate::fetch::FetchError;
 use crate::log_client::LogClient;
 use crate::metrics::{ErrorKind, WatcherMetrics};
+use crate::politeness::Politeness;
 
 /// Timing and paging of a watcher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,7 @@ pub struct Watcher {
     cursors: Arc<CursorStore>,
     config: WatcherConfig,
     metrics: WatcherMetrics,
+    politeness: Politeness,
     backoff: Backoff,
     /// `None` until the first tree head of a log without a saved cursor.
     cursor: Option<Cursor>,
@@ -100,11 +102,19 @@ impl Watcher {
             cursors,
             config,
             metrics,
+            politeness: Politeness::default(),
             backoff: Backoff::new(config.retry),
             cursor,
             start_index,
             last_rollback: None,
         }
+    }
+
+    /// Makes the watcher obey the request budget of its operator and the shared cap on entry
+    /// fetches.
+    pub fn with_politeness(mut self, politeness: Politeness) -> Self {
+        self.politeness = politeness;
+        self
     }
 
     /// Runs until `shutdown` is cancelled. A request or publish in flight is abandoned then, and
@@ -141,9 +151,10 @@ impl Watcher {
     }
 
     async fn poll_head(&mut self) -> State {
+        self.politeness.before_request().await;
         match self.client.tree_size().await {
             Ok(tree_size) => {
-                self.backoff.reset();
+                self.close_circuit();
                 self.observe_tree_size(tree_size);
                 self.next_after_progress()
             }
@@ -159,10 +170,12 @@ impl Watcher {
             return self.next_after_progress();
         }
         let start = cursor.next_index;
+        let slot = self.politeness.before_fetch().await;
         let fetched = self
             .client
             .entries(start, cursor.tree_size, self.config.batch_size)
             .await;
+        drop(slot);
         match fetched {
             Ok(entries) if entries.is_empty() => {
                 let wait = self.backoff.next_delay(None);
@@ -176,7 +189,7 @@ impl Watcher {
                 wait_then(wait.delay, State::FetchEntries)
             }
             Ok(entries) => {
-                self.backoff.reset();
+                self.close_circuit();
                 tracing::debug!(start, received = entries.len(), "Entries received");
                 State::Publish(self.batch(entries))
             }
@@ -312,11 +325,12 @@ impl Watcher {
         self.metrics.error(err.kind()).inc();
         let wait = self.backoff.next_delay(err.retry_after());
         if wait.paused {
+            self.metrics.circuit_open.set(1);
             tracing::warn!(
                 attempt = wait.attempt,
                 delay_ms = wait.delay.as_millis(),
                 error = %err,
-                "Log request failed repeatedly, pausing"
+                "Log request failed repeatedly, circuit open, pausing"
             );
         } else {
             tracing::warn!(
@@ -327,6 +341,15 @@ impl Watcher {
             );
         }
         wait_then(wait.delay, then)
+    }
+
+    /// Resets the backoff after a successful log request and closes the circuit if it was open.
+    fn close_circuit(&mut self) {
+        if self.backoff.is_circuit_open() {
+            tracing::info!("Log request succeeded, circuit closed");
+        }
+        self.backoff.reset();
+        self.metrics.circuit_open.set(0);
     }
 
     fn batch(&self, entries: Vec<RawEntry>) -> RawBatch {

@@ -387,3 +387,44 @@ async fn missing_public_key_stops_startup() {
         "{err:#}"
     );
 }
+
+#[tokio::test]
+async fn operator_budget_limits_requests() {
+    let log = FakeLog::start(4, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("log_list.json");
+    let url_first = log.url("first");
+    let url_second = log.url("second");
+    std::fs::write(
+        &list_path,
+        log_list_json(&[
+            ("First", url_first.as_str()),
+            ("Second", url_second.as_str()),
+        ]),
+    )
+    .unwrap();
+    // Both logs belong to operator "Test" and poll every 20 ms, about 100 requests per second
+    // together without the budget.
+    let settings = Settings::try_from_args([
+        "certstream-ingest",
+        "--log-list",
+        list_path.to_str().unwrap(),
+        "--ct-log-poll-interval-ms",
+        "20",
+        "--ct-log-operator-requests-per-sec",
+        "5",
+    ])
+    .unwrap();
+    let (bus, _consumer) = memory_bus().await;
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run(settings, bus, shutdown.clone()));
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+
+    // A full bucket of 5, then 5 per second for 2 s, and one request of slack for timing.
+    let requests = log.requests().len();
+    assert!(requests <= 16, "{requests} requests in 2 s");
+    assert!(requests >= 5, "{requests} requests in 2 s");
+}

@@ -177,6 +177,10 @@ settings! {
     ct_log_poll_interval_ms: NonZeroU64 = "1000", env = "CERTSTREAM_CT_LOG_POLL_INTERVAL_MS", flag = "ct-log-poll-interval-ms";
     /// Entries before the head at which a log without a saved cursor starts (0 starts at the head).
     ct_log_backfill_entries: u64 = "256", env = "CERTSTREAM_CT_LOG_BACKFILL_ENTRIES", flag = "ct-log-backfill-entries";
+    /// Requests per second to the logs of one operator (all of Google's logs together, for example), with bursts of up to one second's worth.
+    ct_log_operator_requests_per_sec: NonZeroU32 = "20", env = "CERTSTREAM_CT_LOG_OPERATOR_REQUESTS_PER_SEC", flag = "ct-log-operator-requests-per-sec";
+    /// Entry fetches (get-entries pages or data tiles) in flight at once across all logs, which bounds the load of catching up after downtime.
+    ct_log_max_concurrent_fetches: NonZeroU32 = "16", env = "CERTSTREAM_CT_LOG_MAX_CONCURRENT_FETCHES", flag = "ct-log-max-concurrent-fetches";
     /// Id this ingest replica stores in its log leases on NATS. Empty generates a unique id. A fixed id (such as a StatefulSet pod name) lets a restarted replica take its leases back at once, and must not be shared by two running replicas.
     ingest_replica_id: Option<String> = "", env = "CERTSTREAM_INGEST_REPLICA_ID", flag = "ingest-replica-id";
 
