@@ -17,7 +17,7 @@ pub async fn run(
     // The gateway subscribes before anything is decoded, so the first messages reach clients.
     let ingest_stop = CancellationToken::new();
     let decoder_stop = CancellationToken::new();
-    let gateway = tokio::spawn(crate::run(
+    let mut gateway = tokio::spawn(crate::run(
         settings.clone(),
         bus.clone(),
         listeners,
@@ -29,8 +29,15 @@ pub async fn run(
     ));
     let ingest = tokio::spawn(certstream_ingest::run(settings, bus, ingest_stop.clone()));
 
-    shutdown.cancelled().await;
-    let gateway_result = gateway.await;
+    // A gateway that fails at start (bad TLS files, invalid trusted proxies) ends the process
+    // instead of leaving ingest and decoder running without clients.
+    let gateway_result = tokio::select! {
+        _ = shutdown.cancelled() => gateway.await,
+        finished = &mut gateway => {
+            shutdown.cancel();
+            finished
+        }
+    };
     decoder_stop.cancel();
     let decoder_result = decoder.await;
     ingest_stop.cancel();

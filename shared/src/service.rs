@@ -41,12 +41,25 @@ where
     }
     let bus = Bus::from_settings(&settings).await?;
     let shutdown = shutdown::on_signal();
-    let admin = tokio::spawn({
+    let mut admin = tokio::spawn({
         let (settings, bus, shutdown) = (settings.clone(), bus.clone(), shutdown.clone());
         async move { admin::serve(&settings, bus, shutdown).await }
     });
-    let result = stage(settings, bus, shutdown.clone()).await;
+    // The metrics server failing (for example, its port in use) stops the process at once.
+    let stage = stage(settings, bus, shutdown.clone());
+    tokio::pin!(stage);
+    let result = tokio::select! {
+        result = &mut stage => result,
+        served = &mut admin => {
+            shutdown.cancel();
+            served??;
+            stage.await
+        }
+    };
     shutdown.cancel();
     result?;
-    admin.await?
+    if !admin.is_finished() {
+        admin.await??;
+    }
+    Ok(())
 }
