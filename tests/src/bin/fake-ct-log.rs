@@ -36,6 +36,10 @@ struct Args {
     /// Time between growth steps, in milliseconds.
     #[arg(long, default_value_t = Growth::default().interval.as_millis() as u64)]
     interval_ms: u64,
+    /// Seconds to serve the initial trees before growing, so clients can connect to a
+    /// certstream server first (a server streams only what it reads after a client connects).
+    #[arg(long, default_value_t = 0)]
+    start_after_secs: u64,
 }
 
 #[tokio::main]
@@ -61,13 +65,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.port = args.port;
     config.page_size = args.page_size;
 
-    let fake_log = FakeLog::start(config).await?;
+    let fake_log = FakeLog::start_paused(config).await?;
     fake_log.write_log_list(&args.log_list_out)?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "base_url={}", fake_log.base_url()).context("failed to write stdout")?;
     stdout.flush().context("failed to flush stdout")?;
 
-    shutdown::on_signal().cancelled().await;
+    let stop = shutdown::on_signal();
+    tokio::select! {
+        _ = stop.cancelled() => {}
+        _ = tokio::time::sleep(Duration::from_secs(args.start_after_secs)) => {
+            tracing::info!("Fake CT log growing");
+            fake_log.start_growing();
+            stop.cancelled().await;
+        }
+    }
     fake_log.shutdown().await?;
     tracing::info!("Fake CT log stopped");
     Ok(())
