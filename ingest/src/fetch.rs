@@ -80,6 +80,12 @@ pub enum FetchError {
     },
     #[error("issuer certificate {url} does not hash to its fingerprint")]
     IssuerHash { url: String },
+    #[error("invalid tree head from {url}: {source}")]
+    TreeHead {
+        url: String,
+        #[source]
+        source: crate::tree_head::TreeHeadError,
+    },
 }
 
 impl FetchError {
@@ -96,7 +102,7 @@ impl FetchError {
             | FetchError::Body { .. }
             | FetchError::TooLarge { .. }
             | FetchError::Gzip { .. } => ErrorKind::Decode,
-            FetchError::Checkpoint { .. } => ErrorKind::Signature,
+            FetchError::Checkpoint { .. } | FetchError::TreeHead { .. } => ErrorKind::Signature,
             FetchError::Tile { .. }
             | FetchError::TileWidth { .. }
             | FetchError::LeafIndex { .. }

@@ -30,6 +30,7 @@ pub mod politeness;
 pub mod rfc6962;
 pub mod static_ct;
 pub mod supervisor;
+pub mod tree_head;
 pub mod watcher;
 
 use cursor::kv::KvCursors;

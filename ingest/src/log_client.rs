@@ -11,6 +11,7 @@ use crate::rfc6962::Rfc6962Client;
 use crate::static_ct::checkpoint::CheckpointError;
 use crate::static_ct::issuers::IssuerCache;
 use crate::static_ct::StaticCtClient;
+use crate::tree_head::{TreeHeadError, TreeHeadKey};
 
 /// The client of one log.
 #[derive(Debug, Clone)]
@@ -19,14 +20,23 @@ pub enum LogClient {
     StaticCt(StaticCtClient),
 }
 
-/// Failure to build a log's client, because its key cannot verify checkpoints.
+/// Failure to build a log's client, because its key cannot verify tree heads or checkpoints.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot follow log {log_id} ({url}): {source}")]
 pub struct ClientError {
     pub log_id: String,
     pub url: String,
     #[source]
-    pub source: CheckpointError,
+    pub source: KeyError,
+}
+
+/// Why a log key from the list cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    TreeHead(#[from] TreeHeadError),
 }
 
 impl LogClient {
@@ -37,10 +47,11 @@ impl LogClient {
         issuers: &Arc<IssuerCache>,
     ) -> Result<Self, ClientError> {
         match &log.api {
-            LogApi::Rfc6962 => Ok(LogClient::Rfc6962(Rfc6962Client::new(
-                http,
-                &log.source.url,
-            ))),
+            LogApi::Rfc6962 { key } => TreeHeadKey::from_spki(key)
+                .map(|key| {
+                    LogClient::Rfc6962(Rfc6962Client::new(http, &log.source.url).with_key(key))
+                })
+                .map_err(|source| client_error(&log.source, source.into())),
             LogApi::StaticCt {
                 submission_url,
                 key,
@@ -52,7 +63,7 @@ impl LogClient {
                 Arc::clone(issuers),
             )
             .map(LogClient::StaticCt)
-            .map_err(|source| client_error(&log.source, source)),
+            .map_err(|source| client_error(&log.source, source.into())),
         }
     }
 
@@ -92,7 +103,7 @@ impl LogClient {
     }
 }
 
-fn client_error(log: &LogSource, source: CheckpointError) -> ClientError {
+fn client_error(log: &LogSource, source: KeyError) -> ClientError {
     ClientError {
         log_id: log.id.clone(),
         url: log.url.clone(),

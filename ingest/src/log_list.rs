@@ -280,7 +280,10 @@ pub struct FollowedLog {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogApi {
     /// RFC 6962 `get-sth` and `get-entries` below `source.url`.
-    Rfc6962,
+    Rfc6962 {
+        /// DER SubjectPublicKeyInfo of the log key, which signs its tree heads.
+        key: Vec<u8>,
+    },
     /// Static CT checkpoint and tiles below `source.url` (the monitoring prefix).
     StaticCt {
         /// The submission prefix, whose scheme-less form is the checkpoint origin.
@@ -386,7 +389,7 @@ impl LogList {
     pub fn followed_logs(&self) -> Vec<LogSource> {
         self.followed()
             .into_iter()
-            .filter(|log| log.api == LogApi::Rfc6962)
+            .filter(|log| matches!(log.api, LogApi::Rfc6962 { .. }))
             .map(|log| log.source)
             .collect()
     }
@@ -400,12 +403,16 @@ impl LogList {
         let mut selection = Selection::default();
         for operator in &self.operators {
             for log in &operator.logs {
+                let Ok(key) = BASE64.decode(log.key.trim()) else {
+                    tracing::warn!(description = %log.description, "Log skipped, its key is not base64");
+                    continue;
+                };
                 selection.add(
                     &operator.name,
                     &log.description,
                     &log.url,
                     log.state.as_ref(),
-                    LogApi::Rfc6962,
+                    LogApi::Rfc6962 { key },
                 );
             }
             for log in &operator.tiled_logs {

@@ -1,8 +1,8 @@
 //! RFC 6962 logs: an HTTP client for `get-sth` and `get-entries`. The generic
 //! [`crate::watcher`] polls a log through it.
 //!
-//! The client neither verifies signatures nor parses leaves. Entries stay base64 as the log
-//! served them, and the decoder parses them.
+//! With the log key, the client verifies the signature of every tree head. It does not parse
+//! leaves: entries stay base64 as the log served them, and the decoder parses them.
 
 use std::time::Duration;
 
@@ -10,17 +10,24 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::fetch::{self, FetchError};
+use crate::tree_head::TreeHeadKey;
 
 /// Largest `get-sth` or `get-entries` body accepted. A page of 256 entries with long chains is
 /// a few MB, so 64 MiB leaves room for logs that serve larger pages.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
-/// A signed tree head, with only the fields ingest uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A signed tree head as `get-sth` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct SignedTreeHead {
     pub tree_size: u64,
     /// Milliseconds since the Unix epoch.
     pub timestamp: u64,
+    /// Base64 Merkle tree root.
+    #[serde(default)]
+    pub sha256_root_hash: String,
+    /// Base64 TLS DigitallySigned TreeHeadSignature.
+    #[serde(default)]
+    pub tree_head_signature: String,
 }
 
 /// One entry of a `get-entries` response, base64 as served.
@@ -41,6 +48,8 @@ pub struct Rfc6962Client {
     http: reqwest::Client,
     sth_url: String,
     entries_url: String,
+    /// Key that tree heads must be signed with; `None` accepts them unverified.
+    key: Option<TreeHeadKey>,
 }
 
 impl Rfc6962Client {
@@ -52,6 +61,15 @@ impl Rfc6962Client {
             http,
             sth_url: format!("{base}/ct/v1/get-sth"),
             entries_url: format!("{base}/ct/v1/get-entries"),
+            key: None,
+        }
+    }
+
+    /// Makes [`Rfc6962Client::get_sth`] reject tree heads that `key` did not sign.
+    pub fn with_key(self, key: TreeHeadKey) -> Self {
+        Rfc6962Client {
+            key: Some(key),
+            ..self
         }
     }
 
@@ -59,9 +77,23 @@ impl Rfc6962Client {
         &self.sth_url
     }
 
-    /// Requests the current signed tree head.
+    /// Requests the current signed tree head and verifies its signature when the client has
+    /// the log key.
     pub async fn get_sth(&self) -> Result<SignedTreeHead, FetchError> {
-        self.get_json(&self.sth_url).await
+        let head: SignedTreeHead = self.get_json(&self.sth_url).await?;
+        if let Some(key) = &self.key {
+            key.verify(
+                head.timestamp,
+                head.tree_size,
+                &head.sha256_root_hash,
+                &head.tree_head_signature,
+            )
+            .map_err(|source| FetchError::TreeHead {
+                url: self.sth_url.clone(),
+                source,
+            })?;
+        }
+        Ok(head)
     }
 
     /// Requests entries `start..=end`. The log may return fewer than requested (a short page),

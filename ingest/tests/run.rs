@@ -25,8 +25,9 @@ fn log_list_json(logs: &[(&str, &str)]) -> String {
         .iter()
         .map(|(description, url)| {
             let log_id = BASE64.encode(description);
+            let key = support::log_key_base64();
             format!(
-                r#"{{"description": "{description}", "log_id": "{log_id}", "key": "a2V5",
+                r#"{{"description": "{description}", "log_id": "{log_id}", "key": "{key}",
                     "url": "{url}", "mmd": 86400,
                     "state": {{"usable": {{"timestamp": "2026-01-01T00:00:00Z"}}}}}}"#
             )
@@ -427,4 +428,55 @@ async fn operator_budget_limits_requests() {
     let requests = log.requests().len();
     assert!(requests <= 16, "{requests} requests in 2 s");
     assert!(requests >= 5, "{requests} requests in 2 s");
+}
+
+/// A log whose tree heads are signed by a key other than the one in the log list streams
+/// nothing: ingest rejects every tree head and counts a signature error.
+#[tokio::test]
+async fn tree_head_with_wrong_key_is_rejected() {
+    use ring::rand::SystemRandom;
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+
+    let log = FakeLog::start(6, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("log_list.json");
+    let state_path = dir.path().join("state.json");
+    let url = log.url("forged");
+    let listed_key = support::log_key_base64();
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+    let other =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let mut other_spki = BASE64.decode(&listed_key).unwrap()[..26].to_vec();
+    other_spki.extend_from_slice(other.public_key().as_ref());
+    let list =
+        log_list_json(&[("Forged", url.as_str())]).replace(&listed_key, &BASE64.encode(other_spki));
+    std::fs::write(&list_path, list).unwrap();
+
+    let (bus, mut consumer) = memory_bus().await;
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run(
+        settings(&list_path, &state_path),
+        bus,
+        shutdown.clone(),
+    ));
+    let batch = next_batch(&mut consumer, Duration::from_secs(2)).await;
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+
+    assert!(
+        batch.is_none(),
+        "entries of a log with a forged tree head were published"
+    );
+    let metrics = certstream_shared::telemetry::render_metrics();
+    let counted = metrics.lines().any(|line| {
+        line.starts_with("certstream_ingest_errors_total{")
+            && line.contains("forged")
+            && line.contains("signature")
+    });
+    assert!(counted, "signature error counted:\n{metrics}");
 }

@@ -9,7 +9,12 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,6 +27,53 @@ use certstream_shared::Bus;
 
 /// Maximum size of a request head the fake log reads.
 const MAX_REQUEST_BYTES: usize = 8 * 1024;
+
+/// DER SubjectPublicKeyInfo prefix of a P-256 key, up to the uncompressed point.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// The key every fake log of this process signs its tree heads with.
+fn signing_key() -> &'static EcdsaKeyPair {
+    static KEY: OnceLock<EcdsaKeyPair> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+            .expect("P-256 key generation");
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+            .expect("generated P-256 key")
+    })
+}
+
+/// Base64 DER SubjectPublicKeyInfo of the fake logs' key, as a log list's `key` field.
+pub fn log_key_base64() -> String {
+    let mut spki = P256_SPKI_PREFIX.to_vec();
+    spki.extend_from_slice(signing_key().public_key().as_ref());
+    BASE64.encode(spki)
+}
+
+/// `get-sth` body for `tree_size`, signed with [`signing_key`] over an all-zero root hash
+/// (ingest verifies the signature, not the root against the entries).
+fn signed_tree_head(tree_size: u64) -> String {
+    let timestamp: u64 = 1_700_000_000_000;
+    let root = [0u8; 32];
+    let mut message = vec![0, 1];
+    message.extend_from_slice(&timestamp.to_be_bytes());
+    message.extend_from_slice(&tree_size.to_be_bytes());
+    message.extend_from_slice(&root);
+    let signature = signing_key()
+        .sign(&SystemRandom::new(), &message)
+        .expect("signing a tree head");
+    let mut digitally_signed = vec![4, 3];
+    digitally_signed.extend_from_slice(&(signature.as_ref().len() as u16).to_be_bytes());
+    digitally_signed.extend_from_slice(signature.as_ref());
+    format!(
+        r#"{{"tree_size":{tree_size},"timestamp":{timestamp},"sha256_root_hash":"{}","tree_head_signature":"{}"}}"#,
+        BASE64.encode(root),
+        BASE64.encode(digitally_signed)
+    )
+}
 
 /// A failure the fake log returns for one upcoming request, whatever its endpoint.
 #[derive(Debug, Clone, Copy)]
@@ -267,10 +319,7 @@ fn respond(state: &mut LogState, target: &str, failure: Option<&Failure>) -> Str
     }
     if path.ends_with("/ct/v1/get-sth") {
         let size = state.reported_sizes.pop_front().unwrap_or(state.tree_size);
-        let body = format!(
-            r#"{{"tree_size":{size},"timestamp":1700000000000,"sha256_root_hash":"AA==","tree_head_signature":"AA=="}}"#
-        );
-        return http_response(200, "application/json", &body);
+        return http_response(200, "application/json", &signed_tree_head(size));
     }
     if path.ends_with("/ct/v1/get-entries") {
         return entries_response(state, query);
