@@ -126,7 +126,7 @@ memory_kib() {
 start_fake_log() {
     local out="$work/fake-log.$RANDOM.log"
     "$bin/fake-ct-log" --log-list-out "$work/log_list.json" --port "$1" --initial-size 0 \
-        --step "$2" --interval-ms "$GROWTH_INTERVAL_MS" >"$out" 2>&1 &
+        --step "$2" --interval-ms "$GROWTH_INTERVAL_MS" --start-on-sigusr1 >"$out" 2>&1 &
     fake_pid=$!
     pids+=("$fake_pid")
     wait_for_line "$out" "base_url=" 20
@@ -231,13 +231,11 @@ fi
 results="$work/results.tsv"
 : >"$results"
 
-# One load round: the fake log starts paused (step 0) so that every client is connected before
-# the first entry is served, then restarts on the same port and grows at $rate entries per second.
-# Ingest does not verify tree head signatures, so the new signing key after the restart is fine.
+# One load round: the fake log starts paused so that every client is connected before the first
+# entry is served, then SIGUSR1 makes it grow at $rate entries per second.
 run_load_round() {
     local round=$1
-    start_fake_log 0 0
-    local port=$fake_port
+    start_fake_log 0 $((rate * GROWTH_INTERVAL_MS / 1000))
     start_server
     sleep 2
     local idle_rss_kib
@@ -263,8 +261,7 @@ run_load_round() {
         cpu_before+=("$(cpu_seconds "$pid")")
     done
     local started=$EPOCHREALTIME
-    stop_process "$fake_pid"
-    start_fake_log "$port" $((rate * GROWTH_INTERVAL_MS / 1000))
+    kill -USR1 "$fake_pid"
 
     wait "$loadgen_pid" || true
     forget_pid "$loadgen_pid"

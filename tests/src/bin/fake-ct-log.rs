@@ -40,6 +40,10 @@ struct Args {
     /// certstream server first (a server streams only what it reads after a client connects).
     #[arg(long, default_value_t = 0)]
     start_after_secs: u64,
+    /// Serve the initial trees until the process receives SIGUSR1, then grow (overrides
+    /// --start-after-secs). Benchmarks use it to connect every client before the first entry.
+    #[arg(long)]
+    start_on_sigusr1: bool,
 }
 
 #[tokio::main]
@@ -72,9 +76,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
     stdout.flush().context("failed to flush stdout")?;
 
     let stop = shutdown::on_signal();
+    let mut start_signal =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+            .context("failed to listen for SIGUSR1")?;
+    let start = async {
+        if args.start_on_sigusr1 {
+            start_signal.recv().await;
+        } else {
+            tokio::time::sleep(Duration::from_secs(args.start_after_secs)).await;
+        }
+    };
     tokio::select! {
         _ = stop.cancelled() => {}
-        _ = tokio::time::sleep(Duration::from_secs(args.start_after_secs)) => {
+        _ = start => {
             tracing::info!("Fake CT log growing");
             fake_log.start_growing();
             stop.cancelled().await;
