@@ -31,7 +31,7 @@ as JSON, in real time. It is compatible with the certstream clients for Python, 
 <tr><td>domains only</td><td><code>/domains-only</code></td><td><code>/sse?stream=domains</code></td></tr>
 </table>
 <pre>pip install certstream
-python -c "import certstream; certstream.listen_for_events(lambda m, c: print(m['data']['leaf_cert']['all_domains']), url='ws://HOST/')"</pre>
+python -c "import certstream; certstream.listen_for_events(lambda m, c: print(m['data']['leaf_cert']['all_domains']), url='<span id="url">ws://HOST/</span>')"</pre>
 <p>Latest messages: <a href="/example.json">lite</a>, <a href="/full-stream/example.json">full</a>,
 <a href="/domains-only/example.json">domains</a>. Metrics: <a href="/metrics">/metrics</a>.</p>
 <h2>Live</h2>
@@ -39,6 +39,8 @@ python -c "import certstream; certstream.listen_for_events(lambda m, c: print(m[
 <div id="domains"></div>
 <p><small>certstream {version}</small></p>
 <script>
+document.getElementById('url').textContent =
+  `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
 const counters = document.getElementById('counters');
 async function refresh() {
   try {
