@@ -65,8 +65,8 @@ pub struct LogListPlan {
 
 impl LogListPlan {
     /// Builds the plan of the `log_list`, `log_list_extra` and `log_list_public_key` settings.
-    /// Only the bundled list is refreshed, from Google's URL. Fails when the key file is
-    /// missing or invalid.
+    /// Only the bundled list is refreshed, from Google's URL, and both are verified with
+    /// Google's key by default. Fails when the key file is missing or invalid.
     pub fn from_settings(settings: &Settings) -> Result<Self, SignatureError> {
         let source = LogListSource::from_setting(settings.log_list.as_deref());
         let refresh_url = match source {
@@ -77,9 +77,12 @@ impl LogListPlan {
             None | Some("") => None,
             Some(text) => Some(LogListSource::from_setting(Some(text))),
         };
-        let verifier = match &settings.log_list_public_key {
-            Some(path) => Some(ListVerifier::from_file(path)?),
-            None => None,
+        // Google's own list (bundled, and refreshed from Google) is checked with Google's key
+        // unless another key is configured.
+        let verifier = match (&settings.log_list_public_key, &source) {
+            (Some(path), _) => Some(ListVerifier::from_file(path)?),
+            (None, LogListSource::Bundled) => Some(ListVerifier::google()),
+            (None, _) => None,
         };
         Ok(LogListPlan {
             source,

@@ -29,6 +29,9 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Google's v3 list as of 2026-05-29, used when no `log_list` setting is given.
 const BUNDLED_LOG_LIST: &str = include_str!("../log_lists/google_log_list.json");
 
+/// Google's signature of [`BUNDLED_LOG_LIST`].
+const BUNDLED_LOG_LIST_SIGNATURE: &[u8] = include_bytes!("../log_lists/google_log_list.sig");
+
 /// Errors of loading a log list.
 #[derive(Debug, thiserror::Error)]
 pub enum LogListError {
@@ -94,14 +97,20 @@ impl LogListSource {
 
     /// Loads and parses the list. With a `verifier`, a signature next to the list (`.sig` in
     /// place of `.json`) must verify, and a list without one is accepted with a warning. The
-    /// bundled list has no signature.
+    /// bundled list carries Google's signature, checked like any other.
     pub async fn load_verified(
         &self,
         http: &reqwest::Client,
         verifier: Option<&ListVerifier>,
     ) -> Result<LogList, LogListError> {
         match self {
-            LogListSource::Bundled => LogList::parse(BUNDLED_LOG_LIST.as_bytes(), "bundled"),
+            LogListSource::Bundled => {
+                if let Some(verifier) = verifier {
+                    let list = BUNDLED_LOG_LIST.as_bytes();
+                    check_signature(verifier, list, Some(BUNDLED_LOG_LIST_SIGNATURE), "bundled")?;
+                }
+                LogList::parse(BUNDLED_LOG_LIST.as_bytes(), "bundled")
+            }
             LogListSource::File(path) => {
                 let bytes = read_file(path).await?;
                 let origin = path.display().to_string();

@@ -163,7 +163,7 @@ settings! {
     log_list: Option<String> = "", env = "CERTSTREAM_LOG_LIST", flag = "log-list";
     /// Second CT log list, such as Apple's v5 list: a file path or an http(s) URL. Its logs are added to those of `log_list` unless their log_id is already there. Empty adds none.
     log_list_extra: Option<String> = "", env = "CERTSTREAM_LOG_LIST_EXTRA", flag = "log-list-extra";
-    /// RSA public key file (PEM or DER SubjectPublicKeyInfo) that the signature next to `log_list` (`.sig` in place of `.json`) must verify with, such as Google's log list key. Empty skips the check.
+    /// RSA public key file (PEM or DER SubjectPublicKeyInfo) that the signature next to `log_list` (`.sig` in place of `.json`) must verify with. Empty checks the bundled list and its refreshes from Google with Google's key, and other lists not at all.
     log_list_public_key: Option<PathBuf> = "", env = "CERTSTREAM_LOG_LIST_PUBLIC_KEY", flag = "log-list-public-key";
     /// File where per-log cursors persist when running without NATS.
     ct_log_state_file: Option<PathBuf> = "", env = "CERTSTREAM_CT_LOG_STATE_FILE", flag = "ct-log-state-file";

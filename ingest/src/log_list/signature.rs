@@ -1,9 +1,9 @@
 //! Verification of a log list's detached signature: Google publishes `log_list.sig` next to
 //! `log_list.json`, an RSA PKCS#1 v1.5 signature with SHA-256 over the exact bytes of the list.
 //!
-//! The public key comes from the `log_list_public_key` setting, because no copy of Google's
-//! key ships with this crate. Finding and downloading the `.sig` file is the job of the parent
-//! module.
+//! Google's key ships with this crate (`log_lists/google_log_list_pubkey.pem`); the
+//! `log_list_public_key` setting names another key for other lists. Finding and downloading the
+//! `.sig` file is the job of the parent module.
 
 use std::path::{Path, PathBuf};
 
@@ -38,7 +38,16 @@ pub struct ListVerifier {
     rsa_public_key: Vec<u8>,
 }
 
+/// Google's log list signing key, as published next to the v3 list.
+const GOOGLE_PUBLIC_KEY_PEM: &[u8] = include_bytes!("../../log_lists/google_log_list_pubkey.pem");
+
 impl ListVerifier {
+    /// The verifier of Google's log lists.
+    pub fn google() -> Self {
+        let der = pem_body(GOOGLE_PUBLIC_KEY_PEM).expect("the bundled Google key is valid PEM");
+        ListVerifier::from_spki_der(&der).expect("the bundled Google key is an RSA key")
+    }
+
     /// Reads a SubjectPublicKeyInfo file, PEM (`BEGIN PUBLIC KEY`) or DER.
     pub fn from_file(path: &Path) -> Result<Self, SignatureError> {
         let bytes = std::fs::read(path).map_err(|source| SignatureError::ReadKey {

@@ -363,3 +363,14 @@ async fn file_without_signature_loads() {
         .unwrap();
     assert_eq!(list.followed_logs().len(), 31);
 }
+
+/// The bundled list loads with its signature checked against Google's key.
+#[tokio::test]
+async fn bundled_list_verifies_with_google_key() {
+    let verifier = signature::ListVerifier::google();
+    let list = LogListSource::Bundled
+        .load_verified(&reqwest::Client::new(), Some(&verifier))
+        .await
+        .expect("bundled list verifies");
+    assert!(!list.followed().is_empty());
+}

@@ -88,3 +88,22 @@ fn signature_path_uses_sig_extension() {
         PathBuf::from("/etc/certstream/log_list.sig")
     );
 }
+
+/// Google's real signature of its list verifies with the bundled Google key.
+#[test]
+fn google_signature_verifies_with_google_key() {
+    ListVerifier::google()
+        .verify(GOOGLE_LIST, GOOGLE_SIGNATURE, "google")
+        .unwrap();
+}
+
+/// One changed byte in Google's list breaks Google's signature.
+#[test]
+fn changed_google_list_fails_with_google_key() {
+    let mut list = GOOGLE_LIST.to_vec();
+    list[100] ^= 1;
+    let err = ListVerifier::google()
+        .verify(&list, GOOGLE_SIGNATURE, "changed")
+        .unwrap_err();
+    assert!(matches!(err, SignatureError::Mismatch { .. }), "{err}");
+}
