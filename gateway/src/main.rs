@@ -1,6 +1,7 @@
 //! `certstream-gateway`: serves certstream clients from NATS, or with `--standalone` runs
 //! ingest, decoder and gateway in one process without NATS.
 
+use certstream_shared::config::ConfigError;
 use certstream_shared::{shutdown, telemetry, Bus, Settings};
 
 #[tokio::main]
@@ -18,20 +19,25 @@ async fn main() {
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
+    check_bus_settings(&settings);
     let listeners = certstream_gateway::bind(&settings).await?;
     let shutdown = shutdown::on_signal();
     if settings.standalone {
-        if settings.uses_nats() {
-            anyhow::bail!("--standalone runs without NATS: remove --nats-url / CERTSTREAM_NATS_URL, or drop --standalone");
-        }
         return certstream_gateway::standalone::run(settings, listeners, shutdown).await;
-    }
-    if !settings.uses_nats() {
-        anyhow::bail!(
-            "certstream-gateway needs a NATS server: set --nats-url or CERTSTREAM_NATS_URL, \
-             or run everything in one process with --standalone"
-        );
     }
     let bus = Bus::from_settings(&settings).await?;
     certstream_gateway::run(settings, bus, listeners, shutdown).await
+}
+
+/// Exits with the usage code 64 unless exactly one of NATS and `--standalone` is chosen.
+fn check_bus_settings(settings: &Settings) {
+    let problem = match (settings.standalone, settings.uses_nats()) {
+        (true, true) => "--standalone runs without NATS: remove --nats-url / CERTSTREAM_NATS_URL, or drop --standalone",
+        (false, false) => {
+            "certstream-gateway needs a NATS server: set --nats-url or CERTSTREAM_NATS_URL, \
+             or run everything in one process with --standalone"
+        }
+        _ => return,
+    };
+    ConfigError::Usage(problem.to_string()).exit();
 }

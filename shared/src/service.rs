@@ -16,8 +16,16 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let settings = Settings::load(binary, about).unwrap_or_else(|err| err.exit());
+    if !settings.uses_nats() {
+        crate::config::ConfigError::Usage(format!(
+            "missing NATS URL: {binary} as a separate process talks to NATS, so set --nats-url or \
+             CERTSTREAM_NATS_URL; to run everything in one process without NATS, use \
+             `certstream-gateway --standalone`"
+        ))
+        .exit();
+    }
     telemetry::init_tracing(settings.log_level);
-    match run(binary, settings, stage).await {
+    match run(settings, stage).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %format!("{err:#}"), "{binary} failed");
@@ -27,18 +35,11 @@ where
     }
 }
 
-async fn run<F, Fut>(binary: &'static str, settings: Settings, stage: F) -> anyhow::Result<()>
+async fn run<F, Fut>(settings: Settings, stage: F) -> anyhow::Result<()>
 where
     F: FnOnce(Settings, Bus, CancellationToken) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    if !settings.uses_nats() {
-        anyhow::bail!(
-            "missing NATS URL: {binary} as a separate process talks to NATS, so set --nats-url or \
-             CERTSTREAM_NATS_URL; to run everything in one process without NATS, use \
-             `certstream-gateway --standalone`"
-        );
-    }
     let bus = Bus::from_settings(&settings).await?;
     let shutdown = shutdown::on_signal();
     let mut admin = tokio::spawn({
