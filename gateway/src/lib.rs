@@ -44,6 +44,8 @@ pub struct AppState {
     pub clients: TaskTracker,
     pub access: Arc<access::Access>,
     pub started: tokio::time::Instant,
+    /// WebSocket settings of every upgrade, with the deflate pool all connections share.
+    pub ws_options: yawc::Options,
 }
 
 /// The sockets the gateway serves: HTTP (WebSocket, SSE and the rest) and optionally raw TCP.
@@ -116,6 +118,7 @@ pub async fn run(
         clients: TaskTracker::new(),
         access,
         started: tokio::time::Instant::now(),
+        ws_options: ws::upgrade_options(),
     });
     if let Some(tcp_listener) = tcp_listener {
         relays.spawn(tcp::serve(tcp_listener, state.clone()));

@@ -5,18 +5,16 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use certstream_shared::StreamKind;
+use yawc::IncomingUpgrade;
 
 use crate::access::{Permit, Rejection};
-use crate::ws::{self, MAX_INBOUND_BYTES};
-use crate::{metrics, page, sse, AppState};
+use crate::{metrics, page, sse, ws, AppState};
 
 /// Paths of each stream kind; each is also served with a trailing `/`.
 const STREAM_PATHS: [(&str, StreamKind); 3] = [
@@ -30,10 +28,14 @@ pub fn router(state: Arc<AppState>) -> Router {
     let settings = &state.settings;
     let mut router = Router::new();
     for (path, kind) in STREAM_PATHS {
-        let handler = move |upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-                            ConnectInfo(peer): ConnectInfo<SocketAddr>,
+        let handler = move |method: Method,
                             headers: HeaderMap,
+                            upgrade: Result<IncomingUpgrade, StatusCode>,
+                            ConnectInfo(peer): ConnectInfo<SocketAddr>,
                             State(state): State<Arc<AppState>>| async move {
+            let upgrade = check_upgrade_request(&method, &headers).and(upgrade.map_err(|_| {
+                "invalid WebSocket handshake: Sec-WebSocket-Key or version 13 missing"
+            }));
             stream_endpoint(kind, upgrade, peer, &headers, state)
         };
         router = router.route(path, get(handler));
@@ -90,9 +92,32 @@ fn reject(rejection: Rejection) -> Response {
     response
 }
 
+/// Checks the headers of a WebSocket handshake that yawc's extractor leaves unchecked: the
+/// method and the `Connection` and `Upgrade` headers (RFC 6455 section 4.2.1).
+fn check_upgrade_request(method: &Method, headers: &HeaderMap) -> Result<(), &'static str> {
+    if method != Method::GET {
+        return Err("a WebSocket handshake must use GET");
+    }
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|item| item.trim().eq_ignore_ascii_case(token))
+    };
+    if !has_token(header::CONNECTION, "upgrade") {
+        return Err("Connection header did not include 'upgrade'");
+    }
+    if !has_token(header::UPGRADE, "websocket") {
+        return Err("Upgrade header did not include 'websocket'");
+    }
+    Ok(())
+}
+
 fn stream_endpoint(
     kind: StreamKind,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<IncomingUpgrade, &'static str>,
     peer: SocketAddr,
     headers: &HeaderMap,
     state: Arc<AppState>,
@@ -107,21 +132,23 @@ fn stream_endpoint(
                 .into_response()
         }
         Err(_) if kind == StreamKind::Lite => return Html(page::index()).into_response(),
-        Err(rejection) => return rejection.into_response(),
+        Err(message) => return (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response(),
     };
     let permit = match admit(peer, headers, &state) {
         Ok(permit) => permit,
         Err(rejection) => return reject(rejection),
     };
+    let (response, upgraded) = match upgrade.upgrade(state.ws_options.clone()) {
+        Ok(accepted) => accepted,
+        Err(err) => {
+            tracing::debug!(error = %err, "WebSocket handshake rejected");
+            return (StatusCode::BAD_REQUEST, "invalid WebSocket handshake\n").into_response();
+        }
+    };
+    // The upgrade completes once hyper has sent the response, so the task waits for it.
     let tracker = state.clients.clone();
-    upgrade
-        .max_message_size(MAX_INBOUND_BYTES)
-        .max_frame_size(MAX_INBOUND_BYTES)
-        .read_buffer_size(ws::READ_BUFFER_BYTES)
-        .write_buffer_size(ws::WRITE_BUFFER_BYTES)
-        .on_upgrade(move |socket| {
-            tracker.track_future(ws::serve_client(socket, kind, state, permit))
-        })
+    tokio::spawn(tracker.track_future(ws::serve_client(upgraded, kind, state, permit)));
+    response.into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -137,7 +164,7 @@ async fn sse_endpoint(
 ) -> Response {
     let kind = match sse::parse_stream(query.stream.as_deref()) {
         Ok(kind) => kind,
-        Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
+        Err(message) => return (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response(),
     };
     match admit(peer, &headers, &state) {
         Ok(permit) => sse::respond(kind, state, permit),

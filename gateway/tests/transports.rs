@@ -150,6 +150,178 @@ async fn websocket_paths_receive_their_stream() {
     gateway.stop().await;
 }
 
+/// Builds a message long enough to be above the gateway's compression threshold.
+fn long_message(n: usize) -> String {
+    let domains: Vec<String> = (0..40)
+        .map(|i| format!("\"host{i}.example.com\""))
+        .collect();
+    format!(
+        r#"{{"message_type":"dns_entries","n":{n},"data":[{}]}}"#,
+        domains.join(",")
+    )
+}
+
+/// Sends an HTTP/1.1 WebSocket handshake by hand and returns the socket and the response head.
+async fn raw_handshake(gateway: &Gateway, extensions: Option<&str>) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(&gateway.address).await.unwrap();
+    let extension_header = extensions
+        .map(|value| format!("Sec-WebSocket-Extensions: {value}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "GET /domains-only HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extension_header}\r\n",
+        gateway.address
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(stream.read_u8().await.unwrap());
+    }
+    (stream, String::from_utf8(head).unwrap())
+}
+
+/// Reads one unmasked server frame and returns its first header byte and its payload.
+async fn read_raw_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let first = stream.read_u8().await.unwrap();
+    let length = match stream.read_u8().await.unwrap() {
+        126 => u64::from(stream.read_u16().await.unwrap()),
+        127 => stream.read_u64().await.unwrap(),
+        short => u64::from(short),
+    };
+    let mut payload = vec![0; length as usize];
+    stream.read_exact(&mut payload).await.unwrap();
+    (first, payload)
+}
+
+/// Inflates one permessage-deflate message (RFC 7692 section 7.2.2) with a fresh context.
+fn inflate_message(payload: &[u8]) -> String {
+    let mut input = payload.to_vec();
+    input.extend_from_slice(&[0x00, 0x00, 0xff, 0xff]);
+    let mut inflater = flate2::Decompress::new(false);
+    let mut output = Vec::with_capacity(64 * 1024);
+    inflater
+        .decompress_vec(&input, &mut output, flate2::FlushDecompress::Sync)
+        .unwrap();
+    String::from_utf8(output).unwrap()
+}
+
+/// A client that offers permessage-deflate gets it without server context takeover, so each
+/// compressed message inflates on its own; short messages stay uncompressed.
+#[tokio::test]
+async fn websocket_deflate_when_offered() {
+    let gateway = Gateway::start(&[]).await;
+    let (mut stream, head) =
+        raw_handshake(&gateway, Some("permessage-deflate; client_max_window_bits")).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let extensions = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("sec-websocket-extensions")
+                .then(|| value.trim().to_string())
+        })
+        .expect("response has a Sec-WebSocket-Extensions header");
+    assert!(extensions.starts_with("permessage-deflate"), "{extensions}");
+    assert!(
+        extensions.contains("server_no_context_takeover"),
+        "{extensions}"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let short = r#"{"n":"short"}"#;
+    gateway.publish(StreamKind::Domains, &long_message(1)).await;
+    gateway.publish(StreamKind::Domains, &long_message(2)).await;
+    gateway.publish(StreamKind::Domains, short).await;
+    for n in 1..=2 {
+        let (first, payload) = tokio::time::timeout(WAIT, read_raw_frame(&mut stream))
+            .await
+            .expect("message in time");
+        assert_eq!(first, 0xC1, "FIN, RSV1 (compressed) and Text");
+        assert!(payload.len() < long_message(n).len(), "payload is deflated");
+        assert_eq!(inflate_message(&payload), long_message(n));
+    }
+    let (first, payload) = tokio::time::timeout(WAIT, read_raw_frame(&mut stream))
+        .await
+        .expect("message in time");
+    assert_eq!(first, 0x81, "FIN and Text, not compressed");
+    assert_eq!(payload, short.as_bytes());
+    gateway.stop().await;
+}
+
+/// A client that does not offer permessage-deflate gets no extension and plain Text frames.
+#[tokio::test]
+async fn websocket_plain_when_not_offered() {
+    let gateway = Gateway::start(&[]).await;
+    let url = format!("ws://{}/domains-only", gateway.address);
+    let (mut socket, response) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("WebSocket connects");
+    assert!(
+        response.headers().get("sec-websocket-extensions").is_none(),
+        "{:?}",
+        response.headers()
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    gateway.publish(StreamKind::Domains, &long_message(1)).await;
+    assert_eq!(next_text(&mut socket).await, long_message(1));
+
+    let (mut stream, head) = raw_handshake(&gateway, None).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("sec-websocket-extensions"),
+        "{head}"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    gateway.publish(StreamKind::Domains, &long_message(2)).await;
+    let (first, payload) = tokio::time::timeout(WAIT, read_raw_frame(&mut stream))
+        .await
+        .expect("message in time");
+    assert_eq!(first, 0x81, "FIN and Text, not compressed");
+    assert_eq!(payload, long_message(2).as_bytes());
+    gateway.stop().await;
+}
+
+/// A close frame from the client gets a close frame with the same code in reply.
+#[tokio::test]
+async fn client_close_gets_reply() {
+    let gateway = Gateway::start(&[]).await;
+    let mut socket = connect(&gateway, "/").await;
+    socket
+        .send(Message::Close(Some(tungstenite::protocol::CloseFrame {
+            code: CloseCode::Normal,
+            reason: "done".into(),
+        })))
+        .await
+        .unwrap();
+    let reply = loop {
+        match tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("close reply in time")
+        {
+            Some(Ok(Message::Close(frame))) => break frame.expect("close frame with a code"),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(reply.code, CloseCode::Normal);
+    gateway.stop().await;
+}
+
+/// A plain GET of `/` returns the HTML page, and of another stream path HTTP 400.
+#[tokio::test]
+async fn plain_get_of_stream_paths() {
+    let gateway = Gateway::start(&[]).await;
+    let page = reqwest_get(&format!("http://{}/", gateway.address)).await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("text/html"), "{page}");
+    let full = reqwest_get(&format!("http://{}/full-stream/", gateway.address)).await;
+    assert!(full.starts_with("HTTP/1.1 400"), "{full}");
+    gateway.stop().await;
+}
+
 /// Shutdown sends close code 1001 to connected WebSocket clients.
 #[tokio::test]
 async fn shutdown_sends_going_away() {
