@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use certstream_tests::fake_log::{FakeLog, FakeLogConfig, Growth, LogFixture};
+use certstream_tests::fake_log::{FakeLog, LogFixture};
 use certstream_tests::fixtures;
 use serde_json::Value;
 use support::{assert_matches_expected, entry_key, unique_keys, Service};
@@ -119,24 +119,6 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
             .map(|dir| dir.join(program))
             .find(|path| path.is_file())
     })
-}
-
-/// Starts the fake log paused, so no entry is served before the clients are connected.
-async fn start_fake_log(dir: &Path) -> (FakeLog, String) {
-    let growth = Growth {
-        initial_size: 0,
-        step: 64,
-        interval: Duration::from_millis(100),
-    };
-    let fake = FakeLog::start_paused(FakeLogConfig {
-        page_size: 100,
-        ..FakeLogConfig::with_growth(growth)
-    })
-    .await
-    .expect("fake CT log starts");
-    let list = dir.join("log_list.json");
-    fake.write_log_list(&list).expect("log list written");
-    (fake, list.to_str().expect("UTF-8 path").to_string())
 }
 
 /// Starts `tests/clients/node/certstream_client.js` on `url` and waits until it is connected.
@@ -306,7 +288,7 @@ fn check_certstream_js(messages: &[Value], sockets: u64, expected: &BTreeSet<(St
 async fn node_and_browser_clients_receive_every_entry() {
     let setup = ClientSetup::from_env();
     let dir = tempfile::tempdir().expect("temporary directory");
-    let (fake, log_list) = start_fake_log(dir.path()).await;
+    let (fake, log_list) = support::start_paused_fake_log(dir.path()).await;
     let mut args = vec![
         "--standalone",
         "--sse-enabled",

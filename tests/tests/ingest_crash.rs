@@ -10,9 +10,8 @@ use std::hash::BuildHasher;
 use std::process::Command;
 use std::time::Duration;
 
-use certstream_shared::bus::RawConsumer;
 use certstream_shared::{Bus, Settings};
-use certstream_tests::fake_log::{FakeLog, FakeLogConfig, Growth};
+use certstream_tests::fake_log::Growth;
 use support::{NatsServer, Service};
 
 /// SIGKILLs of ingest before the last run.
@@ -57,40 +56,20 @@ fn spawn_ingest(nats_url: &str, log_list: &str, run: usize) -> Service {
     )
 }
 
-/// Reads raw batches for up to `limit` and adds each entry to `seen`, keyed by log and index.
-async fn drain(
-    consumer: &mut RawConsumer,
-    seen: &mut BTreeMap<(String, u64), usize>,
-    limit: Duration,
-) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while let Ok(Some(delivery)) = tokio::time::timeout_at(deadline, consumer.next()).await {
-        let delivery = delivery.expect("raw delivery");
-        let batch = delivery.batch().expect("raw batch is JSON");
-        for entry in &batch.entries {
-            *seen.entry((batch.log.id.clone(), entry.index)).or_default() += 1;
-        }
-        delivery.ack().await.expect("ack");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_ingest_loses_no_index() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let nats = NatsServer::start();
-    let fake = FakeLog::start(FakeLogConfig {
-        page_size: PAGE_SIZE,
-        ..FakeLogConfig::with_growth(Growth {
+    let (fake, list) = support::start_growing_fake_log(
+        dir.path(),
+        Growth {
             initial_size: 0,
             step: 16,
             interval: Duration::from_millis(150),
-        })
-    })
-    .await
-    .expect("fake CT log starts");
-    let list = dir.path().join("log_list.json");
-    fake.write_log_list(&list).expect("log list written");
-    let list = list.to_str().expect("UTF-8 path").to_string();
+        },
+        PAGE_SIZE,
+    )
+    .await;
 
     let settings =
         Settings::try_from_args(["test", "--nats-url", nats.url.as_str()]).expect("settings");
@@ -101,7 +80,7 @@ async fn sigkilled_ingest_loses_no_index() {
     for run in 0..KILLS {
         let ingest = spawn_ingest(&nats.url, &list, run);
         let lifetime = random_between(Duration::from_millis(300), Duration::from_millis(1500));
-        drain(&mut consumer, &mut seen, lifetime).await;
+        support::drain_raw(&mut consumer, &mut seen, lifetime).await;
         let status = Command::new("kill")
             .args(["-KILL", &ingest.pid().to_string()])
             .status()
@@ -118,7 +97,7 @@ async fn sigkilled_ingest_loses_no_index() {
         .expect("fake logs grow");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while seen.len() < TOTAL_ENTRIES && tokio::time::Instant::now() < deadline {
-        drain(&mut consumer, &mut seen, Duration::from_millis(500)).await;
+        support::drain_raw(&mut consumer, &mut seen, Duration::from_millis(500)).await;
     }
     assert!(last.is_running(), "the last ingest run is still running");
 

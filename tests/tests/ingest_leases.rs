@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use certstream_shared::bus::RawConsumer;
 use certstream_shared::{Bus, Settings};
-use certstream_tests::fake_log::{FakeLog, FakeLogConfig, Growth};
+use certstream_tests::fake_log::Growth;
 use support::{NatsServer, Service};
 
 /// Entries per get-entries page.
@@ -55,41 +54,21 @@ fn acquisitions(replica: &Service, log_id: &str) -> usize {
         .count()
 }
 
-/// Reads raw batches for up to `limit` and adds each entry to `seen`, keyed by log and index.
-async fn drain(
-    consumer: &mut RawConsumer,
-    seen: &mut BTreeMap<(String, u64), usize>,
-    limit: Duration,
-) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while let Ok(Some(delivery)) = tokio::time::timeout_at(deadline, consumer.next()).await {
-        let delivery = delivery.expect("raw delivery");
-        let batch = delivery.batch().expect("raw batch is JSON");
-        for entry in &batch.entries {
-            *seen.entry((batch.log.id.clone(), entry.index)).or_default() += 1;
-        }
-        delivery.ack().await.expect("ack");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_split_logs_and_take_over() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let nats = NatsServer::start();
     // The navigli log grows for about 25 s, so it still grows after the takeover.
-    let fake = FakeLog::start(FakeLogConfig {
-        page_size: PAGE_SIZE,
-        ..FakeLogConfig::with_growth(Growth {
+    let (fake, list) = support::start_growing_fake_log(
+        dir.path(),
+        Growth {
             initial_size: 0,
             step: 8,
             interval: Duration::from_millis(200),
-        })
-    })
-    .await
-    .expect("fake CT log starts");
-    let list = dir.path().join("log_list.json");
-    fake.write_log_list(&list).expect("log list written");
-    let list = list.to_str().expect("UTF-8 path").to_string();
+        },
+        PAGE_SIZE,
+    )
+    .await;
 
     let settings =
         Settings::try_from_args(["test", "--nats-url", nats.url.as_str()]).expect("settings");
@@ -102,7 +81,7 @@ async fn replicas_split_logs_and_take_over() {
         Some(spawn_ingest(&nats.url, &list, "ingest replica b")),
     ];
     // Two acquisition rounds of 3 s each, so a replica that lost a race has tried again.
-    drain(&mut consumer, &mut seen, Duration::from_secs(7)).await;
+    support::drain_raw(&mut consumer, &mut seen, Duration::from_secs(7)).await;
 
     let mut holder_of = BTreeMap::new();
     for (log_id, _) in LOGS {
@@ -146,7 +125,7 @@ async fn replicas_split_logs_and_take_over() {
                  {TAKEOVER_LIMIT:?}:\n{}",
                 survivor_replica.output()
             );
-            drain(&mut consumer, &mut seen, Duration::from_millis(200)).await;
+            support::drain_raw(&mut consumer, &mut seen, Duration::from_millis(200)).await;
         }
     }
     eprintln!("takeover after {:?}", killed_at.elapsed());
@@ -157,7 +136,7 @@ async fn replicas_split_logs_and_take_over() {
     let total: u64 = LOGS.iter().map(|(_, size)| size).sum();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while (seen.len() as u64) < total && tokio::time::Instant::now() < deadline {
-        drain(&mut consumer, &mut seen, Duration::from_millis(500)).await;
+        support::drain_raw(&mut consumer, &mut seen, Duration::from_millis(500)).await;
     }
 
     let mut missing = Vec::new();

@@ -6,10 +6,9 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::Duration;
 
-use certstream_tests::fake_log::{FakeLog, FakeLogConfig, Growth, LogFixture};
+use certstream_tests::fake_log::{FakeLog, LogFixture};
 use certstream_tests::fixtures;
 use serde_json::Value;
 use support::{
@@ -29,24 +28,6 @@ const INGEST_ARGS: [&str; 4] = [
     "--ct-log-poll-interval-ms",
     "200",
 ];
-
-/// Starts the fake log paused, so no entry is served before the clients are connected.
-async fn start_fake_log(dir: &Path) -> (FakeLog, String) {
-    let growth = Growth {
-        initial_size: 0,
-        step: 64,
-        interval: Duration::from_millis(100),
-    };
-    let fake = FakeLog::start_paused(FakeLogConfig {
-        page_size: 100,
-        ..FakeLogConfig::with_growth(growth)
-    })
-    .await
-    .expect("fake CT log starts");
-    let list = dir.join("log_list.json");
-    fake.write_log_list(&list).expect("log list written");
-    (fake, list.to_str().expect("UTF-8 path").to_string())
-}
 
 /// The clients of one run: a plain WebSocket client per stream and the Python client on the full
 /// stream.
@@ -269,7 +250,7 @@ fn index_messages<'a>(messages: &'a [Value], log_url: &str) -> BTreeMap<u64, &'a
 async fn nats_pipeline_delivers_every_fixture_entry_once() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let nats = NatsServer::start();
-    let (fake, log_list) = start_fake_log(dir.path()).await;
+    let (fake, log_list) = support::start_paused_fake_log(dir.path()).await;
     let nats_args = [
         "--nats-url",
         nats.url.as_str(),
@@ -345,7 +326,7 @@ async fn nats_pipeline_delivers_every_fixture_entry_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_delivers_every_fixture_entry_once() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let (fake, log_list) = start_fake_log(dir.path()).await;
+    let (fake, log_list) = support::start_paused_fake_log(dir.path()).await;
     let mut args = vec![
         "--standalone",
         "--host",

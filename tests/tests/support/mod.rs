@@ -5,13 +5,15 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use certstream_shared::bus::RawConsumer;
+use certstream_tests::fake_log::{FakeLog, FakeLogConfig, Growth};
 use futures::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
@@ -291,6 +293,68 @@ fn which(program: &str) -> Option<PathBuf> {
             .map(|dir| dir.join(program))
             .find(|path| path.is_file())
     })
+}
+
+// === Fake CT log and raw stream ===
+
+/// Starts the fake log paused with both fixture logs (growing by 64 entries per 100 ms once
+/// started, pages of 100), so no entry is served before the clients are connected, and writes
+/// its log list into `dir`. Returns the log and the list's path.
+pub async fn start_paused_fake_log(dir: &Path) -> (FakeLog, String) {
+    let growth = Growth {
+        initial_size: 0,
+        step: 64,
+        interval: Duration::from_millis(100),
+    };
+    let config = FakeLogConfig {
+        page_size: 100,
+        ..FakeLogConfig::with_growth(growth)
+    };
+    let fake = FakeLog::start_paused(config)
+        .await
+        .expect("fake CT log starts");
+    let list = write_log_list(&fake, dir);
+    (fake, list)
+}
+
+/// Starts the fake log growing at once with `growth` and pages of `page_size`, and writes its
+/// log list into `dir`. Returns the log and the list's path.
+pub async fn start_growing_fake_log(
+    dir: &Path,
+    growth: Growth,
+    page_size: usize,
+) -> (FakeLog, String) {
+    let config = FakeLogConfig {
+        page_size,
+        ..FakeLogConfig::with_growth(growth)
+    };
+    let fake = FakeLog::start(config).await.expect("fake CT log starts");
+    let list = write_log_list(&fake, dir);
+    (fake, list)
+}
+
+fn write_log_list(fake: &FakeLog, dir: &Path) -> String {
+    let list = dir.join("log_list.json");
+    fake.write_log_list(&list).expect("log list written");
+    list.to_str().expect("UTF-8 path").to_string()
+}
+
+/// Reads raw batches for up to `limit`, adds each entry to `seen` keyed by log and index, and
+/// acknowledges every batch.
+pub async fn drain_raw(
+    consumer: &mut RawConsumer,
+    seen: &mut BTreeMap<(String, u64), usize>,
+    limit: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while let Ok(Some(delivery)) = tokio::time::timeout_at(deadline, consumer.next()).await {
+        let delivery = delivery.expect("raw delivery");
+        let batch = delivery.batch().expect("raw batch is JSON");
+        for entry in &batch.entries {
+            *seen.entry((batch.log.id.clone(), entry.index)).or_default() += 1;
+        }
+        delivery.ack().await.expect("ack");
+    }
 }
 
 // === Clients ===
