@@ -194,11 +194,22 @@ impl Settings {
     /// Parses the process arguments, environment and configuration file. Prints help or version
     /// and exits when asked for them, as clap does.
     pub fn load(binary: &'static str, about: &'static str) -> Result<Self, ConfigError> {
-        let command = Cli::command()
+        let mut command = Cli::command()
             .args_override_self(true)
             .name(binary)
             .about(about)
             .version(env!("CARGO_PKG_VERSION"));
+        // Group the flat settings table by the stage that reads them, and show each default.
+        for setting in SETTINGS {
+            command = command.mut_arg(setting.key, |arg| {
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                let help = match setting.default {
+                    "" => help,
+                    default => format!("{help} [default: {default}]"),
+                };
+                arg.help(help).help_heading(help_heading(setting.key))
+            });
+        }
         let matches = command.get_matches();
         Self::from_matches(&matches)
     }
@@ -233,6 +244,22 @@ impl Settings {
     /// Whether this process talks to NATS (as opposed to the in-process bus).
     pub fn uses_nats(&self) -> bool {
         self.nats_url.is_some()
+    }
+}
+
+/// The `--help` section of a setting, by the stage that reads it.
+fn help_heading(key: &str) -> &'static str {
+    const INGEST: [&str; 3] = ["ct_log_", "log_list", "ingest_"];
+    if INGEST.iter().any(|prefix| key.starts_with(prefix)) {
+        "Ingest"
+    } else if key.starts_with("nats_") {
+        "NATS"
+    } else if ["log_level", "standalone", "metrics_port"].contains(&key)
+        || key.starts_with("hot_reload")
+    {
+        "General"
+    } else {
+        "Gateway"
     }
 }
 
