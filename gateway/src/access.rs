@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
@@ -49,15 +49,59 @@ impl Rejection {
     }
 }
 
-/// Access rules built once from the settings.
+/// Access rules and the connection counts they apply to. The rules can be replaced while the
+/// gateway runs (hot reload); the counts stay.
 pub struct Access {
+    rules: RwLock<Arc<Rules>>,
+    counts: Mutex<Counts>,
+}
+
+/// The settings-derived part of [`Access`].
+struct Rules {
     limits_enabled: bool,
     max_total: usize,
     max_per_ip: usize,
     trusted_proxies: Vec<IpNet>,
     tokens: Option<Vec<Vec<u8>>>,
     header_name: String,
-    counts: Mutex<Counts>,
+}
+
+impl Rules {
+    /// Parses the trusted proxies and checks the token settings; errors name the setting.
+    fn from_settings(settings: &Settings) -> Result<Self, String> {
+        let trusted_proxies = settings
+            .trusted_proxies
+            .iter()
+            .map(|entry| parse_network(entry))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tokens = settings.auth_enabled.then(|| {
+            settings
+                .auth_tokens
+                .0
+                .iter()
+                .map(|token| token.as_bytes().to_vec())
+                .collect::<Vec<_>>()
+        });
+        if tokens.as_ref().is_some_and(Vec::is_empty) {
+            return Err(
+                "CERTSTREAM_AUTH_ENABLED is true but CERTSTREAM_AUTH_TOKENS is empty".to_string(),
+            );
+        }
+        Ok(Rules {
+            limits_enabled: settings.connection_limit_enabled,
+            max_total: settings.connection_limit_max_connections.get(),
+            max_per_ip: settings.connection_limit_per_ip_limit.get(),
+            trusted_proxies,
+            tokens,
+            header_name: settings.auth_header_name.clone(),
+        })
+    }
+
+    fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies
+            .iter()
+            .any(|network| network.contains(&ip))
+    }
 }
 
 #[derive(Default)]
@@ -90,42 +134,38 @@ impl Drop for Permit {
 }
 
 impl Access {
-    /// Parses the trusted proxies; an invalid entry is an error naming it.
+    /// Builds the rules from the settings; an invalid entry is an error naming it.
     pub fn from_settings(settings: &Settings) -> Result<Self, String> {
-        let trusted_proxies = settings
-            .trusted_proxies
-            .iter()
-            .map(|entry| parse_network(entry))
-            .collect::<Result<Vec<_>, _>>()?;
-        let tokens = settings.auth_enabled.then(|| {
-            settings
-                .auth_tokens
-                .0
-                .iter()
-                .map(|token| token.as_bytes().to_vec())
-                .collect::<Vec<_>>()
-        });
-        if tokens.as_ref().is_some_and(Vec::is_empty) {
-            return Err(
-                "CERTSTREAM_AUTH_ENABLED is true but CERTSTREAM_AUTH_TOKENS is empty".to_string(),
-            );
-        }
         Ok(Access {
-            limits_enabled: settings.connection_limit_enabled,
-            max_total: settings.connection_limit_max_connections.get(),
-            max_per_ip: settings.connection_limit_per_ip_limit.get(),
-            trusted_proxies,
-            tokens,
-            header_name: settings.auth_header_name.clone(),
+            rules: RwLock::new(Arc::new(Rules::from_settings(settings)?)),
             counts: Mutex::new(Counts::default()),
         })
+    }
+
+    /// Replaces the rules (tokens, limits, trusted proxies) with those of `settings`. Open
+    /// connections keep their slots; the new rules apply to the next connection.
+    pub fn update(&self, settings: &Settings) -> Result<(), String> {
+        let rules = Arc::new(Rules::from_settings(settings)?);
+        *self
+            .rules
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = rules;
+        Ok(())
+    }
+
+    fn rules(&self) -> Arc<Rules> {
+        self.rules
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// The client's IP: the peer address, or for a trusted proxy the rightmost address of
     /// X-Forwarded-For that is not itself a trusted proxy.
     pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        let rules = self.rules();
         let peer_ip = peer.ip().to_canonical();
-        if !self.is_trusted(peer_ip) {
+        if !rules.is_trusted(peer_ip) {
             return peer_ip;
         }
         let forwarded = headers
@@ -140,24 +180,19 @@ impl Access {
         forwarded
             .into_iter()
             .rev()
-            .find(|ip| !self.is_trusted(*ip))
+            .find(|ip| !rules.is_trusted(*ip))
             .unwrap_or(peer_ip)
-    }
-
-    fn is_trusted(&self, ip: IpAddr) -> bool {
-        self.trusted_proxies
-            .iter()
-            .any(|network| network.contains(&ip))
     }
 
     /// Checks the token when authentication is on. Compares against every accepted token in
     /// constant time, so the time taken does not reveal how much of a token matched.
     pub fn authorize(&self, headers: &HeaderMap) -> Result<(), Rejection> {
-        let Some(tokens) = &self.tokens else {
+        let rules = self.rules();
+        let Some(tokens) = &rules.tokens else {
             return Ok(());
         };
         let presented = headers
-            .get(self.header_name.as_str())
+            .get(rules.header_name.as_str())
             .and_then(|value| value.to_str().ok())
             .and_then(|value| {
                 value
@@ -183,11 +218,12 @@ impl Access {
             .counts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if self.limits_enabled {
-            if counts.total >= self.max_total {
+        let rules = self.rules();
+        if rules.limits_enabled {
+            if counts.total >= rules.max_total {
                 return Err(Rejection::TooManyConnections);
             }
-            if counts.per_ip.get(&ip).copied().unwrap_or(0) >= self.max_per_ip {
+            if counts.per_ip.get(&ip).copied().unwrap_or(0) >= rules.max_per_ip {
                 return Err(Rejection::TooManyFromAddress);
             }
         }

@@ -12,6 +12,7 @@ pub mod fanout;
 pub mod feed;
 mod metrics;
 mod page;
+pub mod reload;
 pub mod routes;
 pub mod sse;
 pub mod standalone;
@@ -120,6 +121,18 @@ pub async fn run(
         started: tokio::time::Instant::now(),
         ws_options: ws::upgrade_options(),
     });
+    if state.settings.hot_reload_enabled {
+        let Some(path) = state.settings.hot_reload_watch_path.clone() else {
+            anyhow::bail!("CERTSTREAM_HOT_RELOAD_ENABLED needs CERTSTREAM_HOT_RELOAD_WATCH_PATH, the file to watch");
+        };
+        let args = std::env::args_os().collect();
+        relays.spawn(reload::watch(
+            path,
+            args,
+            state.access.clone(),
+            shutdown.clone(),
+        ));
+    }
     if let Some(tcp_listener) = tcp_listener {
         relays.spawn(tcp::serve(tcp_listener, state.clone()));
     }

@@ -651,3 +651,63 @@ async fn tls_needs_both_files() {
         "{err}"
     );
 }
+
+/// With hot reload, a new token list in the watched file replaces the old one without a restart.
+#[tokio::test]
+async fn hot_reload_replaces_tokens() {
+    use axum::http::{HeaderMap, HeaderValue};
+    use certstream_gateway::access::{Access, Rejection};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("certstream.yaml");
+    std::fs::write(&path, "auth_enabled: true\nauth_tokens: [old-token]\n").unwrap();
+    let path_text = path.to_str().unwrap().to_string();
+    let args = [
+        "test",
+        "--hot-reload-enabled",
+        "--hot-reload-watch-path",
+        path_text.as_str(),
+    ];
+    let settings = Settings::try_from_args(args).unwrap();
+    let access = std::sync::Arc::new(Access::from_settings(&settings).unwrap());
+    let bearer = |token: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
+        headers
+    };
+    assert_eq!(access.authorize(&bearer("old-token")), Ok(()));
+
+    let shutdown = CancellationToken::new();
+    let base_args = args.iter().map(std::ffi::OsString::from).collect();
+    let watcher = tokio::spawn(certstream_gateway::reload::watch(
+        path.clone(),
+        base_args,
+        access.clone(),
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    std::fs::write(&path, "auth_enabled: true\nauth_tokens: [new-token]\n").unwrap();
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while access.authorize(&bearer("new-token")).is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "new token never accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        access.authorize(&bearer("old-token")),
+        Err(Rejection::Unauthorized)
+    );
+
+    // An invalid file keeps the rules in force.
+    std::fs::write(&path, "auth_enabled: maybe\n").unwrap();
+    tokio::time::sleep(certstream_gateway::reload::POLL_INTERVAL * 2).await;
+    assert_eq!(access.authorize(&bearer("new-token")), Ok(()));
+    shutdown.cancel();
+    watcher.await.unwrap();
+}

@@ -184,9 +184,9 @@ settings! {
     /// Id this ingest replica stores in its log leases on NATS. Empty generates a unique id. A fixed id (such as a StatefulSet pod name) lets a restarted replica take its leases back at once, and must not be shared by two running replicas.
     ingest_replica_id: Option<String> = "", env = "CERTSTREAM_INGEST_REPLICA_ID", flag = "ingest-replica-id";
 
-    /// Re-read the configuration file when it changes.
+    /// Re-read the configuration file when it changes; the gateway then applies new auth tokens, connection limits and trusted proxies without a restart.
     hot_reload_enabled: bool = "false", env = "CERTSTREAM_HOT_RELOAD_ENABLED", flag = "hot-reload-enabled";
-    /// Configuration file to watch when hot reload is enabled.
+    /// Configuration file (YAML) to watch when hot reload is enabled; it is read as `--config`.
     hot_reload_watch_path: Option<PathBuf> = "", env = "CERTSTREAM_HOT_RELOAD_WATCH_PATH", flag = "hot-reload-watch-path";
 }
 
@@ -235,10 +235,21 @@ impl Settings {
             Some(path) => FileValues::read(path)?,
             None => FileValues::default(),
         };
-        Settings::resolve(&Sources {
+        let settings = Settings::resolve(&Sources {
             matches,
             file: &file,
-        })
+        })?;
+        // The watched file of hot reload is the configuration file when none is given.
+        if cli.config.is_none() && settings.hot_reload_enabled {
+            if let Some(path) = &settings.hot_reload_watch_path {
+                let file = FileValues::read(path)?;
+                return Settings::resolve(&Sources {
+                    matches,
+                    file: &file,
+                });
+            }
+        }
+        Ok(settings)
     }
 
     /// Whether this process talks to NATS (as opposed to the in-process bus).
@@ -597,6 +608,16 @@ mod tests {
     fn repeated_flag_takes_last_value() {
         let settings = load(&["--port", "1", "--port", "2"]).unwrap();
         assert_eq!(settings.port, 2);
+    }
+
+    #[test]
+    fn watched_file_is_read_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("live.yaml");
+        std::fs::write(&path, "buffer_size: 42\n").unwrap();
+        let path = path.to_str().unwrap();
+        let settings = load(&["--hot-reload-enabled", "--hot-reload-watch-path", path]).unwrap();
+        assert_eq!(settings.buffer_size.get(), 42);
     }
 
     #[test]
