@@ -3,7 +3,9 @@
 //! - [`fanout`]: bus subscriptions and the per-stream broadcast channels.
 //! - [`feed`]: what each client receives, and the slow-client policy shared by all transports.
 //! - [`ws`], [`sse`], [`tcp`]: one task per client of each transport.
-//! - [`access`]: client IP, connection limits and bearer tokens.
+//! - [`access`]: client IP, connection limits and bearer tokens; [`reload`] replaces these rules
+//!   when the watched configuration file changes.
+//! - [`tls`]: TLS on the HTTP port from PEM files.
 //! - [`routes`]: the HTTP router (stream endpoints, `/health`, `/metrics`, `/example.json`).
 //! - [`standalone`]: ingest, decoder and gateway in one process over the in-process bus.
 
