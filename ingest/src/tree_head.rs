@@ -24,9 +24,16 @@ const P256_CURVE: &str = "1.2.840.10045.3.1.7";
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 
 /// TLS HashAlgorithm sha256, and the SignatureAlgorithm values rsa and ecdsa.
-const SHA256: u8 = 4;
-const RSA: u8 = 1;
-const ECDSA: u8 = 3;
+pub const SHA256: u8 = 4;
+pub const RSA: u8 = 1;
+pub const ECDSA: u8 = 3;
+
+/// DER SubjectPublicKeyInfo of an ECDSA P-256 key up to the 65-byte uncompressed point:
+/// algorithm id-ecPublicKey, curve prime256v1, BIT STRING header.
+pub const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
 
 /// Why a log key or a tree head was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,7 +101,19 @@ impl TreeHeadKey {
         let digitally_signed = BASE64
             .decode(signature_base64)
             .map_err(|_| TreeHeadError::MalformedSignature)?;
-        let [hash, algorithm, high, low, signature @ ..] = digitally_signed.as_slice() else {
+        self.verify_signed(timestamp_ms, tree_size, &root_hash, &digitally_signed)
+    }
+
+    /// Checks a TLS DigitallySigned TreeHeadSignature over `root_hash` (raw bytes), as a
+    /// `get-sth` response or a Static CT checkpoint's RFC6962NoteSignature carries it.
+    pub fn verify_signed(
+        &self,
+        timestamp_ms: u64,
+        tree_size: u64,
+        root_hash: &[u8],
+        digitally_signed: &[u8],
+    ) -> Result<(), TreeHeadError> {
+        let [hash, algorithm, high, low, signature @ ..] = digitally_signed else {
             return Err(TreeHeadError::MalformedSignature);
         };
         let length = usize::from(u16::from_be_bytes([*high, *low]));
@@ -106,7 +125,7 @@ impl TreeHeadKey {
         if *hash != SHA256 || *algorithm != expected_algorithm || signature.len() != length {
             return Err(TreeHeadError::MalformedSignature);
         }
-        let message = tree_head_signature_input(timestamp_ms, tree_size, &root_hash);
+        let message = tree_head_signature_input(timestamp_ms, tree_size, root_hash);
         UnparsedPublicKey::new(verifier, key)
             .verify(&message, signature)
             .map_err(|_| TreeHeadError::BadSignature)
@@ -118,12 +137,6 @@ mod tests {
     use super::*;
     use ring::rand::SystemRandom;
     use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
-
-    /// DER SubjectPublicKeyInfo prefix of a P-256 key, up to the uncompressed point.
-    const P256_SPKI_PREFIX: [u8; 26] = [
-        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-    ];
 
     fn signed_head(pair: &EcdsaKeyPair, timestamp: u64, size: u64, root: &[u8; 32]) -> String {
         let message = tree_head_signature_input(timestamp, size, root);

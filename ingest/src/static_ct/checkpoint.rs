@@ -8,22 +8,12 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use sha2::{Digest, Sha256};
 
-/// DER SubjectPublicKeyInfo of an ECDSA P-256 key up to the 65-byte uncompressed point:
-/// algorithm id-ecPublicKey, curve prime256v1, BIT STRING header.
-const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
+use crate::tree_head::{TreeHeadError, TreeHeadKey};
 
 /// Signed-note signature type of RFC6962NoteSignature.
 const RFC6962_SIGNATURE_TYPE: u8 = 0x05;
-
-/// TLS HashAlgorithm sha256 and SignatureAlgorithm ecdsa in a DigitallySigned struct.
-const SHA256: u8 = 4;
-const ECDSA: u8 = 3;
 
 /// Prefix of a signed-note signature line: U+2014 EM DASH and a space.
 const SIGNATURE_LINE_PREFIX: &str = "\u{2014} ";
@@ -31,7 +21,7 @@ const SIGNATURE_LINE_PREFIX: &str = "\u{2014} ";
 /// Reasons to reject a checkpoint or a log key that cannot verify checkpoints.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("the log key is not an ECDSA P-256 SubjectPublicKeyInfo")]
+    #[error("the log key is not a SubjectPublicKeyInfo of an ECDSA P-256 or RSA key")]
     UnsupportedKey,
     #[error("the checkpoint is not UTF-8")]
     NotUtf8,
@@ -67,24 +57,20 @@ pub struct Checkpoint {
 pub struct CheckpointVerifier {
     origin: String,
     key_id: [u8; 4],
-    /// Uncompressed P-256 point.
-    public_key: Vec<u8>,
+    /// The log key, which signs checkpoints exactly as it signs RFC 6962 tree heads.
+    key: TreeHeadKey,
 }
 
 impl CheckpointVerifier {
     /// Creates the verifier of the log whose checkpoint origin is `origin` and whose log list
     /// `key` is `spki_der`.
     pub fn new(origin: &str, spki_der: &[u8]) -> Result<Self, CheckpointError> {
-        let public_key = spki_der
-            .strip_prefix(&P256_SPKI_PREFIX)
-            .filter(|point| point.len() == 65)
-            .ok_or(CheckpointError::UnsupportedKey)?
-            .to_vec();
+        let key = TreeHeadKey::from_spki(spki_der).map_err(|_| CheckpointError::UnsupportedKey)?;
         let log_id = Sha256::digest(spki_der);
         Ok(CheckpointVerifier {
             origin: origin.to_string(),
             key_id: note_key_id(origin, &log_id),
-            public_key,
+            key,
         })
     }
 
@@ -100,11 +86,12 @@ impl CheckpointVerifier {
             .split_first_chunk::<8>()
             .map(|(timestamp, rest)| (u64::from_be_bytes(*timestamp), rest))
             .ok_or(CheckpointError::MalformedSignature)?;
-        let signature_der = parse_digitally_signed(digitally_signed)?;
-        let message = tree_head_signature_input(timestamp_ms, tree_size, &root_hash);
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &self.public_key)
-            .verify(&message, signature_der)
-            .map_err(|_| CheckpointError::BadSignature)?;
+        self.key
+            .verify_signed(timestamp_ms, tree_size, &root_hash, digitally_signed)
+            .map_err(|err| match err {
+                TreeHeadError::BadSignature => CheckpointError::BadSignature,
+                _ => CheckpointError::MalformedSignature,
+            })?;
         Ok(Checkpoint {
             tree_size,
             root_hash,
@@ -187,18 +174,6 @@ pub fn tree_head_signature_input(timestamp_ms: u64, tree_size: u64, root_hash: &
     message.extend_from_slice(&tree_size.to_be_bytes());
     message.extend_from_slice(root_hash);
     message
-}
-
-/// Returns the signature of a TLS DigitallySigned struct made with ECDSA over SHA-256.
-fn parse_digitally_signed(bytes: &[u8]) -> Result<&[u8], CheckpointError> {
-    let [hash, algorithm, high, low, signature @ ..] = bytes else {
-        return Err(CheckpointError::MalformedSignature);
-    };
-    let length = usize::from(u16::from_be_bytes([*high, *low]));
-    if *hash != SHA256 || *algorithm != ECDSA || signature.len() != length {
-        return Err(CheckpointError::MalformedSignature);
-    }
-    Ok(signature)
 }
 
 /// Parses a decimal without sign, spaces or leading zeros, as tlog-checkpoint requires.

@@ -21,18 +21,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+use certstream_ingest::static_ct::checkpoint::tree_head_signature_input;
+use certstream_ingest::tree_head::{ECDSA, P256_SPKI_PREFIX, SHA256};
 use certstream_shared::bus::{MemoryBus, RawConsumer};
 use certstream_shared::raw::RawBatch;
 use certstream_shared::Bus;
 
 /// Maximum size of a request head the fake log reads.
 const MAX_REQUEST_BYTES: usize = 8 * 1024;
-
-/// DER SubjectPublicKeyInfo prefix of a P-256 key, up to the uncompressed point.
-const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
 
 /// The key every fake log of this process signs its tree heads with.
 fn signing_key() -> &'static EcdsaKeyPair {
@@ -58,14 +54,11 @@ pub fn log_key_base64() -> String {
 fn signed_tree_head(tree_size: u64) -> String {
     let timestamp: u64 = 1_700_000_000_000;
     let root = [0u8; 32];
-    let mut message = vec![0, 1];
-    message.extend_from_slice(&timestamp.to_be_bytes());
-    message.extend_from_slice(&tree_size.to_be_bytes());
-    message.extend_from_slice(&root);
+    let message = tree_head_signature_input(timestamp, tree_size, &root);
     let signature = signing_key()
         .sign(&SystemRandom::new(), &message)
         .expect("signing a tree head");
-    let mut digitally_signed = vec![4, 3];
+    let mut digitally_signed = vec![SHA256, ECDSA];
     digitally_signed.extend_from_slice(&(signature.as_ref().len() as u16).to_be_bytes());
     digitally_signed.extend_from_slice(signature.as_ref());
     format!(

@@ -2,6 +2,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 
 use super::*;
+use crate::tree_head::{ECDSA, P256_SPKI_PREFIX, SHA256};
 
 const ORIGIN: &str = "log.example/2025h2";
 
