@@ -16,6 +16,21 @@ use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// Starts a gateway process on `nats_url` with a free port and no heartbeats.
+fn spawn_gateway(name: &str, nats_url: &str) -> Service {
+    let args = [
+        "--nats-url",
+        nats_url,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--heartbeat-interval-secs",
+        "0",
+    ];
+    Service::spawn(name, &support::binary("certstream-gateway"), &args, &[])
+}
+
 /// Returns the HTTP status code of `GET path`.
 async fn status(address: &str, path: &str) -> u16 {
     let mut stream = TcpStream::connect(address).await.expect("gateway accepts");
@@ -75,22 +90,7 @@ async fn publish_until_received(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_survives_nats_restart() {
     let mut nats = NatsServer::start();
-    let args = [
-        "--nats-url",
-        nats.url.as_str(),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--heartbeat-interval-secs",
-        "0",
-    ];
-    let mut gateway = Service::spawn(
-        "gateway",
-        &support::binary("certstream-gateway"),
-        &args,
-        &[],
-    );
+    let mut gateway = spawn_gateway("gateway", &nats.url);
     let address = gateway.listening_address();
     wait_for_status(&address, "/health", 200).await;
 
@@ -135,28 +135,8 @@ async fn gateway_survives_nats_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_gateways_deliver_identical_streams() {
     let nats = NatsServer::start();
-    let args = [
-        "--nats-url",
-        nats.url.as_str(),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--heartbeat-interval-secs",
-        "0",
-    ];
-    let mut first = Service::spawn(
-        "gateway 1",
-        &support::binary("certstream-gateway"),
-        &args,
-        &[],
-    );
-    let mut second = Service::spawn(
-        "gateway 2",
-        &support::binary("certstream-gateway"),
-        &args,
-        &[],
-    );
+    let mut first = spawn_gateway("gateway 1", &nats.url);
+    let mut second = spawn_gateway("gateway 2", &nats.url);
     let mut sockets = Vec::new();
     for gateway in [&mut first, &mut second] {
         let address = gateway.listening_address();
