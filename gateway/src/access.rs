@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 
 use certstream_shared::Settings;
 
-/// Why a connection was rejected.
+/// Reason a connection was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
     TooManyConnections,
@@ -212,7 +212,7 @@ impl Access {
         }
     }
 
-    /// Takes a connection slot for `ip`, or says which limit is full.
+    /// Takes a connection slot for `ip`, or returns the limit that is full.
     pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Result<Permit, Rejection> {
         let mut counts = self
             .counts

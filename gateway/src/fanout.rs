@@ -33,7 +33,7 @@ impl Hub {
         self.channels[index(kind)].subscribe()
     }
 
-    /// The most recent message of a stream kind, if any arrived yet.
+    /// Returns the most recent message of a stream kind, if any arrived yet.
     pub fn latest(&self, kind: StreamKind) -> Option<Utf8Bytes> {
         self.latest[index(kind)]
             .read()

@@ -4,7 +4,7 @@
 //! Policy: a client that falls more than `buffer_size` messages behind loses the oldest ones
 //! (counted in `certstream_gateway_messages_dropped_total`). A client that falls behind
 //! `client_max_lag_events` times within [`LAG_WINDOW`] is disconnected, and the close reason (or
-//! the last SSE comment) says how many messages it lost. A write that takes longer than
+//! the last SSE comment) gives how many messages it lost. A write that takes longer than
 //! `client_write_timeout_secs` disconnects the client as stalled.
 
 use std::collections::VecDeque;
@@ -39,7 +39,7 @@ impl Transport {
     }
 }
 
-/// What a client should do next.
+/// Next step of a client's feed.
 pub enum FeedEvent {
     Message(Utf8Bytes),
     /// The client fell behind too often; disconnect it. Carries the messages it lost in total.
@@ -174,7 +174,7 @@ pub fn heartbeat_message() -> Utf8Bytes {
     ))
 }
 
-/// An interval whose first tick is one period from now, or that never ticks for a zero period.
+/// Returns an interval whose first tick is one period from now, or `None` for a zero period.
 pub fn ticker(period: Duration) -> Option<tokio::time::Interval> {
     if period.is_zero() {
         return None;

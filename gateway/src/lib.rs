@@ -78,7 +78,7 @@ async fn bind_tcp(settings: &Settings) -> anyhow::Result<TcpListener> {
         .map_err(|err| anyhow::anyhow!("cannot listen on {address} for raw TCP clients: {err}"))
 }
 
-/// The TLS configuration when both the certificate and the key file are set.
+/// Loads the TLS configuration when both the certificate and the key file are set.
 fn tls_config(
     settings: &Settings,
 ) -> anyhow::Result<Option<Arc<tokio_rustls::rustls::ServerConfig>>> {

@@ -80,7 +80,7 @@ fn admit(
         .inspect_err(|rejection| metrics::rejected(rejection.as_label()))
 }
 
-/// The HTTP response for a rejected client.
+/// Builds the HTTP response for a rejected client.
 fn reject(rejection: Rejection) -> Response {
     let mut response = (rejection.status(), rejection.message()).into_response();
     if rejection == Rejection::Unauthorized {

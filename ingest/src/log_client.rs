@@ -30,7 +30,7 @@ pub struct ClientError {
     pub source: KeyError,
 }
 
-/// Why a log key from the list cannot be used.
+/// Reason a log key from the list cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error(transparent)]

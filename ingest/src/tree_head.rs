@@ -35,7 +35,7 @@ pub const P256_SPKI_PREFIX: [u8; 26] = [
     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
-/// Why a log key or a tree head was rejected.
+/// Reason a log key or a tree head was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TreeHeadError {
     #[error("the log key is not a DER SubjectPublicKeyInfo of an ECDSA P-256 or RSA key")]

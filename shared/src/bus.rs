@@ -70,7 +70,7 @@ impl StreamKind {
     }
 }
 
-/// Why a bus operation failed.
+/// Failure of a bus operation.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("cannot connect to NATS at {url}: {source}")]
@@ -196,7 +196,7 @@ impl Bus {
         }
     }
 
-    /// Whether the bus can currently carry messages.
+    /// Returns whether the bus can currently carry messages.
     pub fn is_connected(&self) -> bool {
         match self {
             Bus::Memory(_) => true,
@@ -498,7 +498,7 @@ pub struct RawDelivery {
 }
 
 impl RawDelivery {
-    /// The batch, decoded from JSON when it came from NATS.
+    /// Returns the batch, decoded from JSON when it came from NATS.
     pub fn batch(&self) -> Result<RawBatch, serde_json::Error> {
         match &self.payload {
             RawPayload::Decoded(batch) => Ok(batch.clone()),
@@ -506,7 +506,7 @@ impl RawDelivery {
         }
     }
 
-    /// The encoded payload, for the dead-letter subject.
+    /// Returns the encoded payload, for the dead-letter subject.
     pub fn payload_bytes(&self) -> Bytes {
         match &self.payload {
             RawPayload::Decoded(batch) => serde_json::to_vec(batch)
@@ -548,7 +548,7 @@ pub enum FrameSubscription {
     Nats(async_nats::Subscriber),
 }
 
-/// What a frame subscription yields.
+/// Item of a frame subscription.
 pub enum FrameEvent {
     Frame(Bytes),
     /// The subscriber fell behind and this many frames were lost.

@@ -91,7 +91,7 @@ settings! {
     standalone: bool = "false", env = "CERTSTREAM_STANDALONE", flag = "standalone";
     /// First token of every NATS subject, so several deployments can share one NATS cluster.
     nats_subject_prefix: String = "certstream", env = "CERTSTREAM_NATS_SUBJECT_PREFIX", flag = "nats-subject-prefix";
-    /// JetStream stream that holds raw CT entries between ingest and the decoders.
+    /// JetStream stream that stores raw CT entries between ingest and the decoders.
     nats_raw_stream: String = "CERTSTREAM_RAW", env = "CERTSTREAM_NATS_RAW_STREAM", flag = "nats-raw-stream";
     /// Maximum size of the raw stream in bytes; when full, ingest waits for the decoders.
     nats_raw_max_bytes: NonZeroU64 = "1073741824", env = "CERTSTREAM_NATS_RAW_MAX_BYTES", flag = "nats-raw-max-bytes";
@@ -252,13 +252,13 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Whether this process talks to NATS (as opposed to the in-process bus).
+    /// Returns whether this process talks to NATS (as opposed to the in-process bus).
     pub fn uses_nats(&self) -> bool {
         self.nats_url.is_some()
     }
 }
 
-/// The `--help` section of a setting, by the stage that reads it.
+/// Returns the `--help` section of a setting, by the stage that reads it.
 fn help_heading(key: &str) -> &'static str {
     const INGEST: [&str; 3] = ["ct_log_", "log_list", "ingest_"];
     if INGEST.iter().any(|prefix| key.starts_with(prefix)) {
@@ -274,7 +274,7 @@ fn help_heading(key: &str) -> &'static str {
     }
 }
 
-/// Where a setting's text came from, for error messages.
+/// Origins of setting values (flags, environment, file), for error messages.
 struct Sources<'a> {
     matches: &'a ArgMatches,
     file: &'a FileValues,
@@ -386,7 +386,7 @@ fn yaml_scalar_text(value: &serde_norway::Value) -> Option<String> {
     }
 }
 
-/// Why the settings could not be loaded.
+/// Failure to load the settings.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0}")]

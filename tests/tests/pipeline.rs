@@ -96,7 +96,7 @@ async fn check_clients(clients: Clients, fake: &FakeLog) {
     check_domains(&domains, &full);
 }
 
-/// The 20 live entries equal the messages an existing certstream server produced for them.
+/// Checks that the 20 live entries equal the messages an existing certstream server produced for them.
 fn check_live_entries(full: &[Value], lite: &[Value], python: &[Value], live_url: &str) {
     let live = fixtures::read_live_entries().expect("live fixture");
     for (stream, messages, pick) in [
@@ -147,7 +147,7 @@ fn check_live_entries(full: &[Value], lite: &[Value], python: &[Value], live_url
     }
 }
 
-/// The 1024 Static CT entries carry the DNS names and validity that certspotter read from them.
+/// Checks that the 1024 Static CT entries carry the DNS names that certspotter read from them.
 fn check_navigli_entries(full: &[Value], navigli_url: &str) {
     let oracle_path = fixtures::fixtures_dir()
         .join(fixtures::NAVIGLI_DIR)
@@ -207,7 +207,8 @@ fn check_lite_has_no_der(lite: &[Value]) {
     }
 }
 
-/// The domains stream carries one `dns_entries` message per entry, equal to its `all_domains`.
+/// Checks that the domains stream carries one `dns_entries` message per entry, equal to its
+/// `all_domains`.
 fn check_domains(domains: &[Value], full: &[Value]) {
     assert_eq!(domains.len(), TOTAL_ENTRIES, "domains: message count");
     let mut received: Vec<String> = domains

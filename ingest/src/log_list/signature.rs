@@ -42,7 +42,7 @@ pub struct ListVerifier {
 const GOOGLE_PUBLIC_KEY_PEM: &[u8] = include_bytes!("../../log_lists/google_log_list_pubkey.pem");
 
 impl ListVerifier {
-    /// The verifier of Google's log lists.
+    /// Returns the verifier of Google's log lists.
     pub fn google() -> Self {
         let der = pem_body(GOOGLE_PUBLIC_KEY_PEM).expect("the bundled Google key is valid PEM");
         ListVerifier::from_spki_der(&der).expect("the bundled Google key is an RSA key")

@@ -150,7 +150,7 @@ impl Service {
         self.child.id()
     }
 
-    /// Whether the process is still running.
+    /// Returns whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
